@@ -1,0 +1,1 @@
+"""Backbone, tokenizers, data, rollout driver, NFE counting and the plugin manager."""

@@ -1,0 +1,75 @@
+"""The plugin manager: built-ins register as internal plugins, third parties via entry points.
+
+Set ``MASKBENCH_BLOCK_PLUGINS=name1,name2`` to block plugins by name (internal ones are named
+after their module's last component, e.g. ``rdm``; entry-point plugins by their entry-point name).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from maskbench.core import hookspecs
+from maskbench.core.errors import MaskbenchError
+
+ENTRY_POINT_GROUP = "maskbench"
+BLOCK_ENV = "MASKBENCH_BLOCK_PLUGINS"
+INTERNAL_PLUGINS = (
+    "maskbench.schedules.kappa",
+    "maskbench.samplers.mgm",
+    "maskbench.samplers.fm",
+    "maskbench.samplers.df",
+    "maskbench.samplers.rdm",
+    "maskbench.core.tokenizers",
+)
+
+
+def blocked_names() -> set[str]:
+    """Plugin names listed in ``$MASKBENCH_BLOCK_PLUGINS`` (comma separated)."""
+    return {name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()}
+
+
+@functools.cache
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use (cached)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked_names():
+        pm.set_blocked(name)
+    for module_name in INTERNAL_PLUGINS:
+        short = module_name.rsplit(".", 1)[-1]
+        if not pm.is_blocked(short):
+            pm.register(importlib.import_module(module_name), name=short)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    pm.check_pending()
+    return pm
+
+
+def collect(hook: Callable[[], list[list[Any]]], key: Callable[[Any], str], kind: str) -> dict[str, Any]:
+    """Merge what every plugin returned from ``hook`` into ``{name: item}``; duplicates are errors."""
+    registry: dict[str, Any] = {}
+    for items in hook():
+        for item in items or ():
+            name = key(item)
+            if name in registry:
+                raise MaskbenchError(f"two plugins register a {kind} named {name!r}; block one with {BLOCK_ENV}")
+            registry[name] = item
+    return registry
+
+
+def lookup(registry: dict[str, Any], name: str, kind: str) -> Any:
+    """``registry[name]``, or a one-line error listing what is registered."""
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none"
+        raise MaskbenchError(f"unknown {kind} {name!r}; registered {kind}s: {known}")
+    return registry[name]
+
+
+def parse_names(text: str | Iterable[str]) -> list[str]:
+    """``"mgm, fm"`` -> ``["mgm", "fm"]``; empty entries are dropped."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    return [p.strip() for p in parts if p.strip()]

@@ -1,0 +1,47 @@
+"""Diffusion Forcing with the pyramid schedule over masking levels (paper Appendix A.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from maskbench.core.hookspecs import hookimpl
+from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.ops import step_to_times
+from maskbench.schedules import get_schedule
+from maskbench.schedules.pyramid import level_to_time, pyramid_matrix
+
+
+@dataclass
+class DFOptions(SamplerOptions):
+    steps: int = field(default=250, metadata={"help": "denoising steps per frame T; a window costs k + T (paper: 250)"})
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of token draws"})
+
+
+class DF(Sampler):
+    """Each row of the pyramid matrix is one evaluation; earlier frames become clean first."""
+
+    name = "df"
+    Options = DFOptions
+
+    def sample_window(self, model, window, context, generator):
+        x = window.clone()
+        b, frames = x.shape[:2]
+        steps = self.options.steps
+        schedule = get_schedule(self.options.schedule)
+        levels = pyramid_matrix(frames, steps)
+        levels[:, :context] = 0  # context frames are clean throughout
+        current = torch.full((frames,), steps)
+        current[:context] = 0
+        for row in levels:
+            t_now = level_to_time(current, steps).to(x.device).expand(b, frames)
+            step_to_times(model, x, self.model_time(t_now), level_to_time(row, steps), schedule, generator,
+                          self.options.temperature)
+            current = row
+        return x
+
+
+@hookimpl
+def maskbench_samplers():
+    return [DF]

@@ -1,0 +1,71 @@
+"""Rolling diffusion (RDM): one window rolls along the video, its new frames at staggered levels.
+
+NFE = T (init) + (L - k) * ceil(T / (k - m)) (one-frame shifts) + T (final flush), paper A.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from maskbench.core.hookspecs import hookimpl
+from maskbench.core.rollout import RolloutPlan, check_context
+from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.ops import step_to_times
+from maskbench.schedules import get_schedule
+from maskbench.schedules.rolling import final_times, init_times, shift_times
+
+
+@dataclass
+class RDMOptions(SamplerOptions):
+    steps: int = field(default=250, metadata={"help": "denoising steps T of the init and final stages (paper: 250)"})
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of token draws"})
+
+
+class RDM(Sampler):
+    """Rolls its own single window (the stride does not apply); see the module docstring."""
+
+    name = "rdm"
+    Options = RDMOptions
+
+    def sample_window(self, model, window, context, generator):
+        """One window on its own: init to the rolling state, then the final flush (2T evaluations)."""
+        x = window.clone()
+        n, steps = x.shape[1] - context, self.options.steps
+        self._follow(model, x, context, init_times(n, steps), generator)
+        self._follow(model, x, context, final_times(n, steps), generator)
+        return x
+
+    def generate(self, model, context, plan: RolloutPlan, generator):
+        check_context(context, plan)
+        k, m = plan.frames, plan.context
+        n, steps = k - m, self.options.steps
+        b, _, h, w = context.shape
+        masked = torch.full((b, n, h, w), model.mask_id, dtype=context.dtype)
+        window = torch.cat([context.cpu(), masked], dim=1).to(model.device)
+        done = [context.cpu()]
+        self._follow(model, window, m, init_times(n, steps), generator)
+        for _ in range(plan.length - k):
+            self._follow(model, window, m, shift_times(n, steps), generator)
+            done.append(window[:, m : m + 1].cpu())
+            fresh = torch.full((b, 1, h, w), model.mask_id, dtype=window.dtype, device=window.device)
+            window = torch.cat([window[:, 1:], fresh], dim=1)
+        self._follow(model, window, m, final_times(n, steps), generator)
+        done.append(window[:, m:].cpu())
+        return torch.cat(done, dim=1)
+
+    def _follow(self, model, x, context, times, generator):
+        """Walk the new frames through ``times`` (``[rows + 1, n]``): one evaluation per row."""
+        schedule = get_schedule(self.options.schedule)
+        b = x.shape[0]
+        ones = torch.ones(context, dtype=times.dtype)
+        for now, nxt in zip(times[:-1], times[1:]):
+            t_now = torch.cat([ones, now]).float().to(x.device).expand(b, -1)
+            step_to_times(model, x, self.model_time(t_now), torch.cat([ones, nxt]), schedule, generator,
+                          self.options.temperature)
+
+
+@hookimpl
+def maskbench_samplers():
+    return [RDM]

@@ -1,0 +1,111 @@
+"""Contract every registered sampler must meet (built-ins and third-party plugins alike)."""
+
+import math
+
+import pytest
+import torch
+
+from maskbench.core.denoiser import CountingDenoiser
+from maskbench.core.rollout import RolloutPlan
+from maskbench.core.standins import OracleDenoiser, RandomDenoiser
+from maskbench.samplers import build_sampler, registered_samplers
+
+VOCAB, GRID = 16, (5, 4)  # 20 tokens per frame: MGM's 20 steps each unmask at least one token
+PLAN = RolloutPlan(frames=6, context=2, stride=4, length=14)
+
+
+def expected_nfe(name: str, plan: RolloutPlan, sampler) -> int | None:
+    """Paper Appendix A.2 formulas for the built-ins; unknown (third-party) samplers: None."""
+    windows = math.ceil((plan.length - plan.frames) / plan.stride) + 1
+    steps = getattr(sampler.options, "steps", None)
+    k, m, n = plan.frames, plan.context, plan.length
+    return {
+        "mgm": windows * steps if steps else None,
+        "fm": windows * steps if steps else None,
+        "df": windows * (k + steps) if steps else None,
+        "rdm": steps + (n - k) * math.ceil(steps / (k - m)) + steps if steps else None,
+    }.get(name)
+
+
+def context_tokens(seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, VOCAB, (3, PLAN.context, *GRID), generator=torch.Generator().manual_seed(seed))
+
+
+def run(name: str, seed: int, model_seed: int = 0):
+    sampler = build_sampler(name)
+    model = CountingDenoiser(RandomDenoiser(VOCAB, seed=model_seed))
+    video = sampler.generate(model, context_tokens(), PLAN, torch.Generator().manual_seed(seed))
+    return sampler, model, video
+
+
+@pytest.fixture(params=sorted(registered_samplers()))
+def name(request):
+    return request.param
+
+
+def test_shape_no_mask_context_untouched(name):
+    _, _, video = run(name, seed=0)
+    assert video.shape == (3, PLAN.length, *GRID)
+    assert video.dtype == torch.long
+    assert ((video >= 0) & (video < VOCAB)).all(), "mask token or out-of-range id left in the output"
+    assert torch.equal(video[:, : PLAN.context], context_tokens())
+
+
+def test_counted_nfe_matches_paper_formula(name):
+    sampler, model, _ = run(name, seed=0)
+    expected = expected_nfe(name, PLAN, sampler)
+    assert model.nfe > 0
+    if expected is not None:
+        assert model.nfe == expected
+
+
+def test_same_seed_same_tokens_different_seed_differs(name):
+    _, _, a = run(name, seed=1)
+    _, _, b = run(name, seed=1)
+    _, _, c = run(name, seed=2)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_time_independent_mode_passes_zero_times(name):
+    cls = registered_samplers()[name]
+    if not hasattr(cls.Options(), "time_independent"):
+        pytest.skip(f"{name} does not condition on time")
+    seen = []
+
+    class Spy(RandomDenoiser):
+        def __call__(self, tokens, t, where):
+            seen.append(t.clone())
+            return super().__call__(tokens, t, where)
+
+    sampler = build_sampler(name, time_independent=True)
+    sampler.generate(Spy(VOCAB), context_tokens(), PLAN, torch.Generator().manual_seed(0))
+    assert seen and all(float(t.abs().max()) == 0 for t in seen)
+
+
+def test_oracle_reproduces_truth_through_multi_window_rollout(name):
+    g = torch.Generator().manual_seed(3)
+    truth = torch.randint(0, VOCAB, (2, PLAN.length, *GRID), generator=g)
+    flat = truth.flatten(2)
+    assert all(len({tuple(f.tolist()) for f in v}) == PLAN.length for v in flat), "frames must be distinct"
+    sampler = build_sampler(name)
+    video = sampler.generate(OracleDenoiser(truth, VOCAB), truth[:, : PLAN.context], PLAN, g)
+    assert torch.equal(video, truth)
+
+
+def test_conditioning_times_are_per_frame(name):
+    """Context frames are always presented as clean (t = 1) in time-dependent mode."""
+    seen = []
+
+    class Spy(RandomDenoiser):
+        def __call__(self, tokens, t, where):
+            seen.append((t.clone(), (tokens == self.mask_id).clone()))
+            return super().__call__(tokens, t, where)
+
+    build_sampler(name).generate(Spy(VOCAB), context_tokens(), PLAN, torch.Generator().manual_seed(0))
+    for t, masked in seen:
+        assert t.shape == masked.shape[:2]
+        assert ((t >= 0) & (t <= 1)).all()
+        assert torch.all(t[:, 0] == 1), "the first frame of a window is context and must have t = 1"
+        fully_masked = masked.flatten(2).all(-1)
+        assert torch.all(t[fully_masked] < 1)

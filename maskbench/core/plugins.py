@@ -44,8 +44,12 @@ def plugin_manager() -> pluggy.PluginManager:
         short = module_name.rsplit(".", 1)[-1]
         if not pm.is_blocked(short):
             pm.register(importlib.import_module(module_name), name=short)
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    pm.check_pending()
+    try:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        pm.check_pending()
+    except Exception as error:  # a broken third-party plugin must not crash with a traceback
+        raise MaskbenchError(f"a maskbench plugin failed to load ({type(error).__name__}: {error}); "
+                             f"fix it or block it with {BLOCK_ENV}=NAME") from error
     return pm
 
 

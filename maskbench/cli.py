@@ -92,6 +92,46 @@ def cmd_samplers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from maskbench.eval.config import RunConfig
+    from maskbench.eval.run import run_benchmark
+
+    config = RunConfig(
+        samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
+        tokenizer_path=args.tokenizer_path, data=args.data, split=args.split, videos=args.videos,
+        frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
+        time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
+        options=tuple(args.opt), fvd=args.fvd, samples=args.samples,
+    )
+    samplers = sampler_options(args.opt, config.samplers, args.time_independent)
+    out = run_benchmark(config, samplers)
+    print(f"results: {out}/results.md, {out}/results.csv, {out}/fvd_vs_nfe.png, {out}/grid_*x.gif, {out}/run.json")
+    return 0
+
+
+def add_run_parser(sub) -> None:
+    p = sub.add_parser("run", help="samplers x extrapolation factors: counted NFE, seconds, FVD, tables, plots, videos")
+    add_sampler_arguments(p, "mgm,fm,df,rdm")
+    p.add_argument("--extrap", type=int_list, default=(2,), help="extrapolation factors (default 2)")
+    p.add_argument("--model", help="trained model folder (default: the shipped frame-level ViZDoom model)")
+    p.add_argument("--tokenizer", help="tokenizer name (default: the model's)")
+    p.add_argument("--tokenizer-path", help="weights folder for the tokenizer (e.g. SD-VQGAN in diffusers format)")
+    p.add_argument("--data", help="videos: our shard folder, a folder of video files or of frame folders "
+                   "(default: the embedded ViZDoom test split, rendered on first use)")
+    p.add_argument("--split", default="test", help="split of a shard folder (default test)")
+    p.add_argument("--videos", type=int, default=8, help="videos per cell (paper: 625 DMLab / 704 FFS; default 8)")
+    p.add_argument("--frames", type=int, help="window k (default: the model's training window)")
+    p.add_argument("--context", type=int, help="context frames m (default: the model card's)")
+    p.add_argument("--stride", type=int, help="stride s (default: the model card's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--batch-size", type=int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
+    p.add_argument("--out", default="runs/latest", help="output folder; rerunning into it skips finished cells")
+    p.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip FVD (NFE and timing only)")
+    p.add_argument("--samples", type=int, default=4, help="videos per cell kept for the grids")
+    p.set_defaults(func=cmd_run)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="maskbench", description="Benchmark samplers of masked-token video models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -104,6 +144,8 @@ def build_parser() -> Parser:
     p.add_argument("--extrap", type=int_list, default=(1, 2, 5, 10), help="extrapolation factors, L = x * k")
     p.add_argument("--format", choices=("csv", "markdown"), default="markdown")
     p.set_defaults(func=cmd_nfe)
+
+    add_run_parser(sub)
 
     p = sub.add_parser("samplers", help="list registered samplers and their options")
     p.set_defaults(func=cmd_samplers)

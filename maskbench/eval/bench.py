@@ -1,0 +1,105 @@
+"""Everything a benchmark run shares across cells: model, tokenizer, data, paired contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maskbench.core.checkpoint import ModelCard, load_model
+from maskbench.core.denoiser import BackboneDenoiser
+from maskbench.core.distributed import local_device
+from maskbench.core.errors import MaskbenchError
+from maskbench.core.rollout import RolloutPlan
+from maskbench.eval.config import RunConfig
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "latte-vizdoom-frame"
+
+
+@dataclass
+class Bench:
+    """The shared state of a run.
+
+    Attributes:
+        contexts: long ``[N, m, h, w]`` (CPU) ground-truth context tokens, the same for every sampler.
+        truth: uint8 ``[S, L_max, H, W, 3]`` real continuations of the first ``S`` contexts (grids).
+    """
+
+    config: RunConfig
+    device: torch.device
+    card: ModelCard
+    denoiser: BackboneDenoiser
+    tokenizer: object
+    videos: object
+    frames: int
+    context: int
+    stride: int
+    contexts: torch.Tensor
+    truth: np.ndarray
+    samplers: dict = field(default_factory=dict)
+
+    def plan(self, factor: int) -> RolloutPlan:
+        return RolloutPlan.from_extrapolation(self.frames, self.context, self.stride, factor)
+
+    @property
+    def batch_size(self) -> int:
+        default = 32 if self.device.type == "cuda" else 8
+        return min(self.config.batch_size or default, self.config.videos)
+
+
+def prepare(config: RunConfig, samplers: dict) -> Bench:
+    """Load model, tokenizer and data, and draw the paired contexts; all checks before any sampling."""
+    device = local_device(config.device)
+    model, card = load_model(config.model or DEFAULT_MODEL, device)
+    frames, context, stride = config.frames or card.frames, config.context or card.context, config.stride or card.stride
+    if frames > model.config.max_frames:
+        raise MaskbenchError(f"--frames {frames} exceeds the model's trained window of {model.config.max_frames} frames")
+    for factor in config.factors:
+        RolloutPlan.from_extrapolation(frames, context, stride, factor)
+    tokenizer = _tokenizer(config, card, model, device)
+    videos = _videos(config, card)
+    windows = _context_windows(videos, config, frames, context)
+    contexts = _encode(tokenizer, windows[:, :context], config.batch_size or 8)
+    for sampler in samplers.values():
+        if "schedule" not in config.explicit_options(sampler.name):
+            sampler.options.schedule = card.schedule
+    return Bench(config, device, card, BackboneDenoiser(model), tokenizer, videos, frames, context, stride,
+                 contexts, windows[: config.samples], samplers)
+
+
+def _tokenizer(config: RunConfig, card: ModelCard, model, device):
+    from maskbench.core.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(config.tokenizer or card.tokenizer, config.tokenizer_path, device=device)
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise MaskbenchError(f"tokenizer {tokenizer.name!r} has {tokenizer.vocab_size} codes but the model was trained on "
+                             f"{model.config.vocab_size} (tokenizer {card.tokenizer!r}); pass the matching --tokenizer")
+    return tokenizer
+
+
+def _videos(config: RunConfig, card: ModelCard):
+    from maskbench.core.data import default_data_dir, open_videos
+
+    if config.data:
+        return open_videos(config.data, size=card.frame_size, split=config.split)
+    path = default_data_dir()
+    if not (path / "meta.json").exists():
+        from maskbench.core.data.vizdoom import render_dataset
+
+        print(f"maskbench: rendering the embedded ViZDoom dataset into {path} (first use, a few minutes)")
+        render_dataset(path, size=card.frame_size)
+    return open_videos(path, size=card.frame_size, split="test")
+
+
+def _context_windows(videos, config: RunConfig, frames: int, context: int) -> np.ndarray:
+    """Random real windows long enough for the longest rollout; contexts are their first ``m`` frames."""
+    from maskbench.core.data import random_windows
+
+    return random_windows(videos, max(config.factors) * frames, config.videos, seed=config.seed)
+
+
+def _encode(tokenizer, pixels: np.ndarray, batch: int) -> torch.Tensor:
+    parts = [tokenizer.encode(torch.from_numpy(pixels[i : i + batch])).cpu() for i in range(0, len(pixels), batch)]
+    return torch.cat(parts)

@@ -1,0 +1,164 @@
+"""``maskbench run``: samplers x extrapolation factors -> counted NFE, seconds, FVD, tables, plots, grids.
+
+Each finished cell is appended to ``results.jsonl`` at once, so an interrupted run loses at most
+the cell in progress, and a rerun with the same ``--out`` skips what is done. Under ``torchrun`` or
+the ``deepspeed`` launcher, batches are sharded over ranks and rank 0 gathers and writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maskbench.core.denoiser import CountingDenoiser
+from maskbench.core.distributed import gather, init_process_group, shutdown, world
+from maskbench.eval.bench import Bench, prepare
+from maskbench.eval.config import RunConfig
+from maskbench.eval.store import ResultStore
+from maskbench.eval.timing import stopwatch
+
+
+def run_benchmark(config: RunConfig, samplers: dict) -> Path:
+    """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``."""
+    init_process_group()
+    rank, _ = world()
+    out = Path(config.out)
+    bench = prepare(config, samplers)
+    store = ResultStore(out / "results.jsonl")
+    if rank == 0:
+        _write_run_json(out, bench)
+    cells = [(name, factor) for factor in config.factors for name in config.samplers]
+    keys = [cell_key(bench, name, factor) for name, factor in cells]
+    for (name, factor), key in zip(cells, keys):
+        if store.has(key):
+            _say(rank, f"{name} {factor}x: done in an earlier run, skipped")
+            continue
+        record = run_cell(bench, name, factor, key)
+        if rank == 0:
+            store.append(record)
+            _say(rank, _summary(record))
+    if rank == 0:
+        from maskbench.eval.reports import write_reports
+
+        write_reports(out, [r for r in store.records if r["key"] in keys], bench)
+    shutdown()
+    return out
+
+
+def cell_key(bench: Bench, name: str, factor: int) -> str:
+    """Identity of a cell: everything that changes its numbers."""
+    c = bench.config
+    sampler = bench.samplers[name]
+    ident = dict(sampler=name, factor=factor, options=repr(sampler.options), frames=bench.frames, context=bench.context,
+                 stride=bench.stride, videos=c.videos, seed=c.seed, model=str(c.model), data=str(c.data), fvd=c.fvd,
+                 batch=bench.batch_size)
+    return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
+    """Roll out every context with one sampler at one factor; return the cell's record (rank 0)."""
+    plan = bench.plan(factor)
+    rank, size = world()
+    mine = [i for i in range(_batches(bench)) if i % size == rank]
+    _warm_up(bench)
+    parts = [_run_batch(bench, name, plan, index) for index in tqdm(mine, desc=f"{name} {factor}x", disable=rank != 0, leave=False)]
+    parts = sorted((p for rank_parts in gather(parts) for p in rank_parts), key=lambda p: p["index"])
+    return _record(bench, name, factor, plan, parts, key)
+
+
+def _batches(bench: Bench) -> int:
+    return -(-bench.config.videos // bench.batch_size)
+
+
+def _warm_up(bench: Bench) -> None:
+    """One untimed forward at the window shape: first-call allocations and kernel selection."""
+    window = bench.contexts[: bench.batch_size, :1].repeat(1, bench.frames, 1, 1).to(bench.device)
+    t = torch.ones(window.shape[:2], device=bench.device)
+    bench.denoiser(window, t, torch.ones_like(window, dtype=torch.bool))
+
+
+def _run_batch(bench: Bench, name: str, plan, index: int) -> dict:
+    lo = index * bench.batch_size
+    contexts = bench.contexts[lo : lo + bench.batch_size]
+    model = CountingDenoiser(bench.denoiser)
+    generator = torch.Generator(bench.device).manual_seed(bench.config.seed * 1_000_003 + index)
+    seconds: list[float] = []
+    with stopwatch(bench.device, seconds):
+        tokens = bench.samplers[name].generate(model, contexts, plan, generator)
+    pixels = _decode(bench, tokens)
+    part = {"index": index, "nfe": model.nfe, "seconds": seconds[0], "videos": len(contexts)}
+    part["features"] = _features(bench, pixels) if bench.config.fvd else None
+    part["samples"] = pixels[: max(0, bench.config.samples - lo)]
+    return part
+
+
+def _decode(bench: Bench, tokens: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return bench.tokenizer.decode(tokens.to(bench.device)).cpu().numpy()
+
+
+def _features(bench: Bench, pixels: np.ndarray) -> np.ndarray:
+    from maskbench.eval.features import i3d_features
+
+    return i3d_features(pixels, device=bench.device, progress=False)
+
+
+def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: str) -> dict:
+    nfes = {p["nfe"] for p in parts}
+    assert len(nfes) == 1, f"batches of one cell spent different NFE: {nfes}"
+    n_fake = sum(p["videos"] for p in parts)
+    record = dict(key=key, sampler=name, extrap=factor, length=plan.length, frames=plan.frames, context=plan.context,
+                  stride=plan.stride, nfe=nfes.pop(), seconds_total=sum(p["seconds"] for p in parts),
+                  seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
+                  options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time())
+    record.update(_fvd(bench, plan.length, parts))
+    _save_samples(bench, name, factor, parts)
+    return record
+
+
+def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
+    if not bench.config.fvd:
+        return {"fvd": None, "n_real": 0}
+    from maskbench.eval.fvd import fvd_from_features
+    from maskbench.eval.real import real_features
+
+    fake = np.concatenate([p["features"] for p in parts])
+    real = real_features(bench, length)
+    return {"fvd": float(fvd_from_features(real, fake)), "n_real": len(real)}
+
+
+def _save_samples(bench: Bench, name: str, factor: int, parts: list[dict]) -> None:
+    samples = [p["samples"] for p in parts if len(p["samples"])]
+    if samples and world()[0] == 0:
+        folder = Path(bench.config.out) / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / f"{name}-{factor}x.npy", np.concatenate(samples)[: bench.config.samples])
+
+
+def _write_run_json(out: Path, bench: Bench) -> None:
+    from maskbench.eval.provenance import provenance, write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    info = provenance(bench.config, bench.device)
+    info["model_card"] = bench.card.__dict__
+    info["geometry"] = {"frames": bench.frames, "context": bench.context, "stride": bench.stride,
+                        "batch_size": bench.batch_size}
+    info["samplers"] = {name: repr(s.options) for name, s in bench.samplers.items()}
+    write_json(out / "run.json", info)
+
+
+def _summary(record: dict) -> str:
+    fvd = "n/a" if record["fvd"] is None else f"{record['fvd']:.1f}"
+    return (f"{record['sampler']} {record['extrap']}x: NFE {record['nfe']}, {record['seconds_per_video']:.2f} s/video, "
+            f"FVD {fvd} ({record['n_fake']} generated / {record['n_real']} real videos)")
+
+
+def _say(rank: int, text: str) -> None:
+    if rank == 0:
+        tqdm.write(text)

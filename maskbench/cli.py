@@ -76,7 +76,10 @@ def cmd_nfe(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"{row['sampler']},{row['extrap']},{row['nfe']}")
     else:
-        print(tabulate([[r["sampler"], f"{r['extrap']}x", r["nfe"]] for r in rows], headers=["sampler", "extrap", "NFE"], tablefmt="github"))
+        factors = list(dict.fromkeys(r["extrap"] for r in rows))
+        nfe = {(r["sampler"], r["extrap"]): r["nfe"] for r in rows}
+        table = [[name, *(nfe[name, x] for x in factors)] for name in config.samplers]
+        print(tabulate(table, headers=["NFE", *(f"{x}x" for x in factors)], tablefmt="github"))
     return 0
 
 

@@ -1,0 +1,11 @@
+"""Root pytest configuration: benchmarks run once, untimed, in an ordinary ``pytest`` run and are
+timed only under ``pytest --benchmark-only`` (or ``--benchmark-enable``)."""
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    option = config.option
+    if not getattr(option, "benchmark_only", False) and not getattr(option, "benchmark_enable", False):
+        option.benchmark_disable = True

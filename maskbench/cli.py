@@ -135,6 +135,31 @@ def add_run_parser(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def cmd_data_vizdoom(args: argparse.Namespace) -> int:
+    from maskbench.core.data import default_data_dir
+    from maskbench.core.data.vizdoom import render_dataset
+
+    result = render_dataset(args.out or default_data_dir(), videos=args.videos, frames=args.frames, size=args.size,
+                            seed=args.seed, workers=args.workers, test_fraction=args.test_fraction)
+    print(f"{result.path}: {result.videos_rendered} videos rendered in {result.seconds:.0f} s "
+          f"({result.fps_per_process:.0f} frames/s per process)")
+    return 0
+
+
+def add_data_parser(sub) -> None:
+    p = sub.add_parser("data", help="build data sets")
+    data = p.add_subparsers(dest="dataset", required=True, parser_class=Parser)
+    v = data.add_parser("vizdoom", help="render the embedded ViZDoom maze random-walk data set (lossless shards)")
+    v.add_argument("--videos", type=int, default=625)
+    v.add_argument("--frames", type=int, default=300)
+    v.add_argument("--size", type=int, default=64)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--workers", type=int, help="render processes (default: all cores)")
+    v.add_argument("--test-fraction", type=float, default=0.2)
+    v.add_argument("--out", help="output folder (default: $MASKBENCH_DATA or ~/.cache/maskbench/vizdoom)")
+    v.set_defaults(func=cmd_data_vizdoom)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="maskbench", description="Benchmark samplers of masked-token video models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -149,6 +174,7 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_nfe)
 
     add_run_parser(sub)
+    add_data_parser(sub)
 
     p = sub.add_parser("samplers", help="list registered samplers and their options")
     p.set_defaults(func=cmd_samplers)

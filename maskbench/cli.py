@@ -41,6 +41,8 @@ def sampler_options(pairs: Sequence[str], names: Sequence[str], time_independent
     """Build every named sampler from ``--opt sampler.option=value`` pairs (validated, typed)."""
     from maskbench.samplers import get_sampler, parse_option
 
+    for name in names:
+        get_sampler(name)  # unknown names fail first, listing the registered ones
     options: dict[str, dict] = {name: {} for name in names}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -101,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = RunConfig(
         samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
-        tokenizer_path=args.tokenizer_path, data=args.data, split=args.split, videos=args.videos,
+        tokenizer_path=args.tokenizer_path, data=args.data, split=None if args.split == "all" else args.split, videos=args.videos,
         frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
         time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
         options=tuple(args.opt), fvd=args.fvd, samples=args.samples,
@@ -121,7 +123,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--tokenizer-path", help="weights folder for the tokenizer (e.g. SD-VQGAN in diffusers format)")
     p.add_argument("--data", help="videos: our shard folder, a folder of video files or of frame folders "
                    "(default: the embedded ViZDoom test split, rendered on first use)")
-    p.add_argument("--split", default="test", help="split of a shard folder (default test)")
+    p.add_argument("--split", default="test", help="split of the data: train, test or all (default test)")
     p.add_argument("--videos", type=int, default=8, help="videos per cell (paper: 625 DMLab / 704 FFS; default 8)")
     p.add_argument("--frames", type=int, help="window k (default: the model's training window)")
     p.add_argument("--context", type=int, help="context frames m (default: the model card's)")

@@ -67,7 +67,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
         raise MaskbenchError(
             f"{directory} holds a {config.get('_class_name')!r} checkpoint, not a maskbench {MaskedLatte.__name__}")
     try:
-        model = MaskedLatte.from_pretrained(directory)
+        model = MaskedLatte.from_pretrained(directory, low_cpu_mem_usage=False)  # no accelerate needed
     except (OSError, ValueError, RuntimeError) as error:
         raise MaskbenchError(f"cannot load the model in {directory}: {str(error).splitlines()[0]}") from None
     return model.to(device).eval(), card

@@ -15,6 +15,7 @@ from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan
 from maskbench.eval.config import RunConfig
 
+MIN_FVD_FRAMES = 9  # the Kinetics I3D's temporal pooling needs this many
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "latte-vizdoom-frame"
 
 
@@ -57,7 +58,10 @@ def prepare(config: RunConfig, samplers: dict) -> Bench:
     if frames > model.config.max_frames:
         raise MaskbenchError(f"--frames {frames} exceeds the model's trained window of {model.config.max_frames} frames")
     for factor in config.factors:
-        RolloutPlan.from_extrapolation(frames, context, stride, factor)
+        plan = RolloutPlan.from_extrapolation(frames, context, stride, factor)
+        if config.fvd and plan.length < MIN_FVD_FRAMES:
+            raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FVD_FRAMES} frames, {factor}x gives "
+                                 f"{plan.length}; raise --extrap or pass --no-fvd")
     tokenizer = _tokenizer(config, card, model, device)
     videos = _videos(config, card)
     windows = _context_windows(videos, config, frames, context)

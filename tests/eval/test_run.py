@@ -1,0 +1,144 @@
+"""End to end: ``maskbench run`` on a tiny model, tokenizer and rendered data, with real I3D FVD."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from maskbench.core.backbone import build_backbone
+from maskbench.core.checkpoint import ModelCard, save_model
+
+ROOT = Path(__file__).resolve().parents[2]
+FRAMES, CONTEXT, STRIDE = 5, 1, 4
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A rendered ViZDoom set, a random tiny VQ tokenizer (f8) and a tiny backbone on its codes."""
+    from diffusers import VQModel
+
+    from maskbench.core.data.vizdoom import render_dataset
+
+    root = tmp_path_factory.mktemp("assets")
+    render_dataset(root / "data", videos=3, frames=20, size=64, seed=0, workers=1, progress=False)
+    vq = VQModel(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                 block_out_channels=(8, 8, 8, 8), layers_per_block=1, latent_channels=4, num_vq_embeddings=32,
+                 vq_embed_dim=4, norm_num_groups=4)
+    vq.save_pretrained(root / "vq")
+    torch.manual_seed(0)
+    model = build_backbone("tiny", vocab_size=32, max_frames=FRAMES, height=8, width=8)
+    save_model(model, root / "model", ModelCard(FRAMES, CONTEXT, STRIDE, tokenizer="vqgan", frame_size=64))
+    vq.save_pretrained(root / "not-a-backbone")
+    (root / "not-a-backbone" / "maskbench.json").write_text((root / "model" / "maskbench.json").read_text())
+    return root
+
+
+def run_args(assets, out, *extra, samplers="mgm,fm", extrap="2,3"):
+    return ["run", "--model", str(assets / "model"), "--tokenizer", "vqgan", "--tokenizer-path", str(assets / "vq"),
+            "--data", str(assets / "data"), "--split", "all", "--videos", "2", "--batch-size", "1",
+            "--samplers", samplers, "--extrap", extrap, "--opt", "mgm.steps=4", "--opt", "fm.steps=5",
+            "--out", str(out), *extra]
+
+
+def maskbench(*args, launcher=(sys.executable, "-m", "maskbench.cli"), timeout=600, **kw):
+    env = {**os.environ, "MASKBENCH_CACHE": str(Path(kw.pop("cache"))), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*launcher, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, **kw)
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def finished(assets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    result = maskbench(*run_args(assets, out), cache=out.parent / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_run_writes_every_output(finished):
+    out, _ = finished
+    for name in ["results.jsonl", "results.csv", "results.md", "fvd_vs_nfe.png", "grid_2x.gif", "grid_3x.gif", "run.json"]:
+        assert (out / name).is_file(), name
+    recs = {(r["sampler"], r["extrap"]): r for r in records(out)}
+    assert set(recs) == {("mgm", 2), ("mgm", 3), ("fm", 2), ("fm", 3)}
+    # counted NFE: windows = ceil((L - k) / s) + 1 with L = 10, 15
+    assert recs["mgm", 2]["nfe"] == 3 * 4 and recs["mgm", 3]["nfe"] == 4 * 4
+    assert recs["fm", 2]["nfe"] == 3 * 5 and recs["fm", 3]["nfe"] == 4 * 5
+    for r in recs.values():
+        assert r["fvd"] > 0 and r["n_fake"] == 2 and r["n_real"] == 2 and r["seconds_per_video"] > 0
+    assert "biased" in (out / "results.md").read_text()
+    run = json.loads((out / "run.json").read_text())
+    assert run["versions"]["torch"] and run["machine"]["cpu_count"] and run["config"]["videos"] == 2
+
+
+def test_rerun_skips_finished_cells(finished, assets):
+    out, _ = finished
+    before = (out / "results.jsonl").read_text()
+    result = maskbench(*run_args(assets, out), cache=out.parent / "cache")
+    assert result.returncode == 0
+    assert result.stdout.count("skipped") + result.stderr.count("skipped") == 4
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_kill_mid_run_loses_only_the_cell_in_progress(assets, tmp_path):
+    out = tmp_path / "out"
+    args = run_args(assets, out, samplers="mgm,fm", extrap="2,3,4")
+    proc = subprocess.Popen([sys.executable, "-m", "maskbench.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "MASKBENCH_CACHE": str(tmp_path / "c")})
+    deadline = time.time() + 300
+    while time.time() < deadline and not ((out / "results.jsonl").exists() and records(out)):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = (out / "results.jsonl").read_text().splitlines()
+    assert 1 <= len(first) < 6
+    result = maskbench(*args, cache=tmp_path / "c")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert lines[: len(first)] == first, "finished cells were recomputed or lost"
+    assert len(lines) == 6
+
+
+def test_distributed_run_equals_single_process(finished, assets, tmp_path):
+    single, _ = finished
+    out = tmp_path / "dist"
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "maskbench.cli")
+    result = maskbench(*run_args(assets, out), launcher=launcher, cache=tmp_path / "cache")
+    assert result.returncode == 0 or (out / "results.md").exists(), result.stderr[-3000:]
+    key = lambda r: (r["sampler"], r["extrap"])  # noqa: E731
+    a = {key(r): r for r in records(single)}
+    b = {key(r): r for r in records(out)}
+    assert a.keys() == b.keys()
+    for cell in a:
+        assert a[cell]["nfe"] == b[cell]["nfe"]
+        assert a[cell]["fvd"] == pytest.approx(b[cell]["fvd"], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        ({"--samplers": "mgm,nope"}, "unknown sampler 'nope'"),
+        ({"--model": "/nonexistent/model"}, "does not exist"),
+        ({"--model": "{assets}/not-a-backbone"}, "not a maskbench MaskedLatte"),
+        ({"--data": "/nonexistent/videos"}, "/nonexistent/videos"),
+        ({"--extrap": "1"}, "at least 9 frames"),
+        ({"--videos": "0"}, "--videos"),
+    ],
+)
+def test_bad_input_one_line_error(assets, tmp_path, change, fragment):
+    args = run_args(assets, tmp_path / "out")
+    for flag, value in change.items():
+        args[args.index(flag) + 1] = value.format(assets=assets)
+    result = maskbench(*args, cache=tmp_path / "c")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr

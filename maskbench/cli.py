@@ -162,6 +162,33 @@ def add_data_parser(sub) -> None:
     v.set_defaults(func=cmd_data_vizdoom)
 
 
+def cmd_fvd(args: argparse.Namespace) -> int:
+    import json
+
+    from maskbench.eval.compare import CompareConfig, fvd_between
+    from maskbench.eval.fvd import fvd_report
+
+    result = fvd_between(CompareConfig(args.real, args.fake, args.frames, args.size, args.videos, args.seed, args.device))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(fvd_report(result["n_real"], result["n_fake"], result["fvd"]))
+    return 0
+
+
+def add_fvd_parser(sub) -> None:
+    p = sub.add_parser("fvd", help="FVD between two video sets (folders of videos, of frame folders, or our shards)")
+    p.add_argument("--real", required=True, help="reference videos")
+    p.add_argument("--fake", required=True, help="generated videos")
+    p.add_argument("--frames", type=int, default=16, help="frames per clip, one random window per video (default 16)")
+    p.add_argument("--size", type=int, default=224, help="frame size the videos are fitted to (default 224, I3D's)")
+    p.add_argument("--videos", type=int, help="clips per side (default: one per video)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help='print {"fvd", "n_real", "n_fake", "frames"}')
+    p.set_defaults(func=cmd_fvd)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="maskbench", description="Benchmark samplers of masked-token video models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -177,6 +204,7 @@ def build_parser() -> Parser:
 
     add_run_parser(sub)
     add_data_parser(sub)
+    add_fvd_parser(sub)
 
     p = sub.add_parser("samplers", help="list registered samplers and their options")
     p.set_defaults(func=cmd_samplers)

@@ -1,0 +1,88 @@
+"""Frechet Video Distance from I3D features: pure functions of arrays, apart from the feature network."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from maskbench.core.errors import MaskbenchError
+
+#: Below this many videos on either side FVD is strongly biased upwards (published FVDs use 2048).
+MIN_UNBIASED_VIDEOS = 256
+_EPS = 1e-6  # diagonal offset when sqrtm of a (near-)singular covariance product goes wrong
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Frechet distance ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))`` between two Gaussians.
+
+    Args:
+        mu1, mu2: means ``[D]``.
+        sigma1, sigma2: covariances ``[D, D]``.
+
+    Returns:
+        The squared distance, in float64 arithmetic.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    covmean = _sqrtm_product(sigma1, sigma2)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def _sqrtm_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
+    """Real ``(S1 S2)^(1/2)``.
+
+    With fewer videos than feature dimensions both covariances are singular; ``sqrtm`` may then
+    return non-finite values or a noticeable imaginary part. As in pytorch-fid and StyleGAN-V's
+    relatives, retry with ``eps * I`` added to both, then keep the real part (the imaginary part of
+    the square root of a product of PSD matrices is numerical noise).
+    """
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all() or _imaginary(covmean):
+        offset = np.eye(len(sigma1)) * _EPS
+        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    return np.real(covmean)
+
+
+def _imaginary(a: np.ndarray) -> bool:
+    return np.iscomplexobj(a) and np.abs(a.imag).max() > 1e-3 * max(np.abs(a.real).max(), 1.0)
+
+
+def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[D]`` and unbiased covariance ``[D, D]`` (float64) of ``features`` ``[N, D]``."""
+    features = np.asarray(features, np.float64)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def fvd_from_features(feats_real: np.ndarray, feats_fake: np.ndarray) -> float:
+    """FVD between two sets of I3D features.
+
+    Args:
+        feats_real: ``[N, 400]`` features of real videos (see :func:`maskbench.eval.features.i3d_features`).
+        feats_fake: ``[M, 400]`` features of generated videos.
+
+    Returns:
+        The Frechet distance between Gaussians fitted to the two sets.
+
+    Raises:
+        MaskbenchError: a set is not ``[n, D]`` with ``n >= 2``, or the feature sizes differ.
+    """
+    for name, feats in (("real", feats_real), ("generated", feats_fake)):
+        if np.ndim(feats) != 2 or len(feats) < 2:
+            raise MaskbenchError(f"FVD needs at least 2 {name} videos as features [n, D], got shape {np.shape(feats)}; "
+                                 "raise --videos")
+    if np.shape(feats_real)[1] != np.shape(feats_fake)[1]:
+        raise MaskbenchError(f"feature sizes differ: real {np.shape(feats_real)}, generated {np.shape(feats_fake)}")
+    return frechet_distance(*gaussian_stats(feats_real), *gaussian_stats(feats_fake))
+
+
+def fvd_report(n_real: int, n_fake: int, value: float) -> str:
+    """One line giving FVD with both set sizes, warning when either is too small to compare.
+
+    Example: ``FVD 412.3 (256 real / 256 generated videos)``.
+    """
+    line = f"FVD {value:.1f} ({n_real} real / {n_fake} generated videos)"
+    if min(n_real, n_fake) < MIN_UNBIASED_VIDEOS:
+        line += (f"; WARNING: fewer than {MIN_UNBIASED_VIDEOS} videos: biased, "
+                 "not comparable with published FVD")
+    return line

@@ -189,6 +189,56 @@ def add_fvd_parser(sub) -> None:
     p.set_defaults(func=cmd_fvd)
 
 
+def cmd_tokenizer_train(args: argparse.Namespace) -> int:
+    from maskbench.core.tokenizer_train import train_tokenizer
+
+    result = train_tokenizer(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                             seed=args.seed, vocab_size=args.vocab_size, checkpoint_every=args.checkpoint_every)
+    print(f"tokenizer written to {args.out}: {result.card}")
+    return 0
+
+
+def cmd_tokenize(args: argparse.Namespace) -> int:
+    from maskbench.core.data import default_data_dir, open_videos
+    from maskbench.core.distributed import local_device
+    from maskbench.core.token_cache import build_token_cache
+    from maskbench.core.tokenizers import get_tokenizer
+
+    device = local_device(args.device)
+    tokenizer = get_tokenizer(args.tokenizer, args.tokenizer_path, device=device)
+    videos = open_videos(args.data or default_data_dir(), size=args.size, split=None if args.split == "all" else args.split)
+    cache = build_token_cache(videos, tokenizer, args.out, batch_size=args.batch_size)
+    print(f"{args.out}: {cache.tokens.shape[0]} videos x {cache.tokens.shape[1]} frames of "
+          f"{cache.tokens.shape[2]}x{cache.tokens.shape[3]} tokens ({tokenizer.name}, K={tokenizer.vocab_size})")
+    return 0
+
+
+def add_tokenizer_parsers(sub) -> None:
+    p = sub.add_parser("tokenizer", help="train a VQ tokenizer")
+    tok = p.add_subparsers(dest="action", required=True, parser_class=Parser)
+    t = tok.add_parser("train", help="train the ViZDoom VQ tokenizer (diffusers VQModel, f8)")
+    t.add_argument("--data", default=None, required=True, help="data set with train/test splits (maskbench data vizdoom)")
+    t.add_argument("--out", required=True, help="output folder (save_pretrained + training.json)")
+    t.add_argument("--steps", type=int, default=900)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--vocab-size", type=int, default=512)
+    t.add_argument("--checkpoint-every", type=int, default=100)
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=cmd_tokenizer_train)
+
+    p = sub.add_parser("tokenize", help="tokenize a data set once into a memory-mapped token cache")
+    p.add_argument("--data", help="videos (default: the embedded ViZDoom set)")
+    p.add_argument("--split", default="train", help="train, test or all (default train)")
+    p.add_argument("--size", type=int, default=64, help="frame size the tokenizer takes (default 64)")
+    p.add_argument("--tokenizer", default="vizdoom-vq")
+    p.add_argument("--tokenizer-path", help="weights folder (vqgan: required)")
+    p.add_argument("--batch-size", type=int, default=4, help="videos per encode call")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="cache folder")
+    p.set_defaults(func=cmd_tokenize)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="maskbench", description="Benchmark samplers of masked-token video models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -205,6 +255,7 @@ def build_parser() -> Parser:
     add_run_parser(sub)
     add_data_parser(sub)
     add_fvd_parser(sub)
+    add_tokenizer_parsers(sub)
 
     p = sub.add_parser("samplers", help="list registered samplers and their options")
     p.set_defaults(func=cmd_samplers)

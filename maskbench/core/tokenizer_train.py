@@ -117,8 +117,8 @@ def build_vq_model(config: TokenizerTrainConfig):
 
 def train_tokenizer(data_path: str | os.PathLike, out_dir: str | os.PathLike, steps: int = 900,
                     batch_size: int = 16, lr: float = 1e-3, seed: int = 0, vocab_size: int = 512,
-                    checkpoint_every: int = 100, resume: bool = True, command: str | None = None,
-                    progress: bool = True, **options) -> TrainResult:
+                    checkpoint_every: int = 100, resume: bool = True, keep_checkpoint: bool = False,
+                    command: str | None = None, progress: bool = True, **options) -> TrainResult:
     """Train a VQ tokenizer on random frames of a dataset's train split; evaluate on its test split.
 
     Args:
@@ -131,6 +131,8 @@ def train_tokenizer(data_path: str | os.PathLike, out_dir: str | os.PathLike, st
         vocab_size: codebook size ``K``.
         checkpoint_every: steps between checkpoints (a killed run loses at most this many).
         resume: continue from ``out_dir/checkpoint.pt`` when there is one (else it is overwritten).
+        keep_checkpoint: keep ``checkpoint.pt`` after the final save, so that a later call with more
+            ``steps`` can continue training (the cosine schedule then restarts from the new length).
         command: the command line to record (default: this process's ``sys.argv``).
         progress: show a tqdm bar.
         **options: other :class:`TokenizerTrainConfig` fields (``channels``, ``embed_dim``, ...).
@@ -146,8 +148,8 @@ def train_tokenizer(data_path: str | os.PathLike, out_dir: str | os.PathLike, st
     test = open_videos(data_path, size=config.frame_size, split="test")
     source = {"train": train.video_id(), "test": test.video_id()}
     return fit_tokenizer(sample_frames(train, config.pool_frames), sample_frames(test, config.eval_frames), out_dir,
-                         config, checkpoint_every=checkpoint_every, resume=resume, command=command,
-                         progress=progress, source=source)
+                         config, checkpoint_every=checkpoint_every, resume=resume, keep_checkpoint=keep_checkpoint,
+                         command=command, progress=progress, source=source)
 
 
 def sample_frames(videos, count: int) -> np.ndarray:
@@ -173,7 +175,8 @@ def sample_frames(videos, count: int) -> np.ndarray:
 
 def fit_tokenizer(train_frames: np.ndarray, test_frames: np.ndarray, out_dir: str | os.PathLike,
                   config: TokenizerTrainConfig, checkpoint_every: int = 100, resume: bool = True,
-                  command: str | None = None, progress: bool = True, source: dict | None = None) -> TrainResult:
+                  keep_checkpoint: bool = False, command: str | None = None, progress: bool = True,
+                  source: dict | None = None) -> TrainResult:
     """The training loop on frames already in memory (what :func:`train_tokenizer` calls).
 
     Args:
@@ -183,6 +186,7 @@ def fit_tokenizer(train_frames: np.ndarray, test_frames: np.ndarray, out_dir: st
         config: the run's hyper-parameters.
         checkpoint_every: steps between checkpoints.
         resume: continue from ``out_dir/checkpoint.pt`` if present.
+        keep_checkpoint: keep ``checkpoint.pt`` after the final save.
         command: command line to record.
         progress: show a tqdm bar.
         source: identity of the data, recorded in ``training.json``.
@@ -223,7 +227,8 @@ def fit_tokenizer(train_frames: np.ndarray, test_frames: np.ndarray, out_dir: st
         **evaluate_tokenizer(tokenizer, test_frames),
     }
     (out / TRAINING_CARD).write_text(json.dumps(card, indent=2) + "\n")
-    (out / CHECKPOINT).unlink(missing_ok=True)  # the finished model supersedes it; keep shipped folders small
+    if not keep_checkpoint:  # the finished model supersedes it, and shipped folders stay small
+        (out / CHECKPOINT).unlink(missing_ok=True)
     return TrainResult(out, card)
 
 

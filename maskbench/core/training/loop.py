@@ -1,0 +1,146 @@
+"""The training loop: DeepSpeed engine, Algorithm 1 steps, EMA, resumable checkpoints, export."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from maskbench.core.backbone import build_backbone
+from maskbench.core.checkpoint import ModelCard, save_model
+from maskbench.core.distributed import barrier, local_device, world
+from maskbench.core.token_cache import open_token_cache
+from maskbench.core.training.config import TrainConfig
+from maskbench.core.training.data import window_batch
+from maskbench.core.training.ema import EMA
+from maskbench.core.training.masking import draw_times, fused_snr_weights, mask_tokens, masked_cross_entropy
+from maskbench.core.training.synthetic import write_synthetic_cache
+from maskbench.schedules import get_schedule
+
+
+def train(config: TrainConfig, out: Path, resume: bool = False) -> None:
+    """Train (or continue training) and export the EMA model to ``out/model``."""
+    import deepspeed
+
+    rank, size = world()
+    device = local_device("auto")
+    deepspeed.init_distributed(dist_backend="nccl" if device.type == "cuda" else "gloo")
+    cache = _open_cache(config, rank)
+    engine, ema = _engine(config, cache, device, deepspeed)
+    step = _resume(engine, ema, out) if resume else 0
+    if rank == 0:
+        _write_start(out, config)
+        print(f"training on {size} rank(s), {device}, from step {step}", flush=True)
+    schedule = get_schedule(config.schedule)
+    started, first = time.time(), step
+    while step < config.steps:
+        loss = _train_step(engine, config, cache, schedule, step, rank, size, device)
+        ema.update(engine.module)
+        step += 1
+        if rank == 0 and (step % config.log_every == 0 or step == config.steps):
+            _log(out, config, step, loss, started, first, size * cache.tokens.shape[2] * cache.tokens.shape[3])
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            engine.save_checkpoint(str(out / "checkpoints"), tag=f"step{step:08d}",
+                                   client_state={"step": step, "ema": ema.state_dict()})
+    if rank == 0:
+        _export(out, config, cache, ema, time.time() - started)
+    barrier()
+
+
+def _open_cache(config: TrainConfig, rank: int):
+    if config.synthetic and not (Path(config.cache) / "meta.json").is_file():
+        if rank == 0:
+            write_synthetic_cache(config.cache, frames=max(48, 2 * config.frames))
+        barrier()
+    return open_token_cache(config.cache)
+
+
+def _engine(config: TrainConfig, cache, device, deepspeed):
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    h, w = cache.tokens.shape[2:]
+    model = build_backbone(config.preset, vocab_size=cache.vocab_size, max_frames=config.frames, height=h, width=w)
+    model.to(device)
+    ema = EMA(model, config.ema_decay)
+    engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(),
+                                      config=config.deepspeed_config(device.type == "cuda"))
+    return engine, ema
+
+
+def _resume(engine, ema: EMA, out: Path) -> int:
+    """Continue from the latest checkpoint (optimizer state, step, EMA); 0 if there is none."""
+    folder = out / "checkpoints"
+    if not (folder / "latest").is_file():
+        return 0
+    path, client = engine.load_checkpoint(str(folder))
+    if path is None:
+        return 0
+    ema.load_state_dict(client["ema"])
+    return int(client["step"])
+
+
+def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: int, size: int, device) -> float:
+    """One optimizer step of Algorithm 1 (``grad_accum`` micro-batches); returns the mean loss."""
+    total = 0.0
+    for micro in range(config.grad_accum):
+        draw = step * config.grad_accum + micro
+        tokens = window_batch(cache.tokens, config.frames, config.micro_batch, config.seed, draw, rank).to(device)
+        generator = torch.Generator(device).manual_seed((config.seed * size + rank) * 1_000_003 + draw)
+        t = draw_times(tokens.shape[0], tokens.shape[1], config.masking, generator, device)
+        xt, masked = mask_tokens(tokens, t, schedule, engine.module.mask_id, generator)
+        weights = fused_snr_weights(t, schedule) if config.snr_weighting else None
+        loss = masked_cross_entropy(engine(xt, t, masked), tokens, masked, weights)
+        engine.backward(loss)
+        engine.step()
+        total += loss.detach().item()
+    return total / config.grad_accum
+
+
+def _log(out: Path, config: TrainConfig, step: int, loss: float, started: float, first: int, tokens_per_frame: int) -> None:
+    """``tokens_per_frame`` counts every rank's tokens of one frame (world size x h x w)."""
+    elapsed = time.time() - started
+    rate = (step - first) / max(elapsed, 1e-9)
+    tokens = rate * config.micro_batch * config.grad_accum * config.frames * tokens_per_frame
+    eta = (config.steps - step) / max(rate, 1e-9)
+    record = {"step": step, "loss": loss, "steps_per_s": rate, "tokens_per_s": tokens, "elapsed_s": elapsed}
+    with (out / "metrics.jsonl").open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(f"step {step}/{config.steps}  loss {loss:.4f}  {tokens:,.0f} tokens/s  ETA {eta / 60:.1f} min", flush=True)
+
+
+def _write_start(out: Path, config: TrainConfig) -> None:
+    from maskbench.eval.provenance import versions
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+    (out / "versions.json").write_text(json.dumps(versions(), indent=2))
+
+
+def _export(out: Path, config: TrainConfig, cache, ema: EMA, seconds: float) -> None:
+    """Save the EMA model with its card, and the loss curve."""
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    extra = {"steps": config.steps, "final_loss": metrics[-1]["loss"], "wall_time_s_last_session": seconds,
+             "command": " ".join(os.sys.argv), "cache": config.cache, **config.extra}
+    card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
+                     cache.meta["tokenizer"], config.frame_size, extra)
+    save_model(ema.model, out / "model", card)
+    _plot(metrics, out / "loss.png")
+
+
+def _plot(metrics: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
+    ax.plot([m["step"] for m in metrics], [m["loss"] for m in metrics])
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked cross-entropy")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

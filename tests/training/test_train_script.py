@@ -1,0 +1,86 @@
+"""train.py as users run it: one-line config errors, SIGKILL + --resume without drift, 2 DeepSpeed ranks."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def train(out, *overrides, launcher=(sys.executable, "train.py"), timeout=600, port="29531"):
+    cmd = [*launcher, "--config", "configs/tiny.yaml", "--out", str(out), f"cache={out.parent / 'tokens'}", *overrides]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**ENV, "MASTER_PORT": port})
+
+
+def losses(out):
+    by_step = {}
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        by_step[record["step"]] = record["loss"]  # a resumed run rewrites the steps it redoes
+    return by_step
+
+
+@pytest.mark.parametrize(
+    "override,fragment",
+    [("schedule=nope", "unknown schedule 'nope'"), ("zero_stage=5", "zero_stage"), ("masking=half", "masking"),
+     ("synthetic=false", "token cache"), ("bogus=1", "unknown config keys")],
+)
+def test_bad_config_one_line_error(tmp_path, override, fragment):
+    result = train(tmp_path / "out", override, "cache=/nonexistent/cache")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if "error" in line]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr[-1500:]
+
+
+def test_sigkill_and_resume_reaches_the_same_losses(tmp_path):
+    full = tmp_path / "full"
+    assert train(full, "steps=6").returncode == 0
+    interrupted = tmp_path / "killed"
+    cmd = [sys.executable, "train.py", "--config", "configs/tiny.yaml", "--out", str(interrupted),
+           f"cache={tmp_path / 'tokens'}", "steps=6", "checkpoint_every=2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**ENV, "MASTER_PORT": "29532"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (interrupted / "checkpoints" / "step00000002").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (interrupted / "model").exists(), "the run finished before it could be killed"
+    resumed = train(interrupted, "steps=6", "checkpoint_every=2", "--resume", port="29533")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected, got = losses(full), losses(interrupted)
+    assert set(got) == set(expected) == set(range(1, 7))
+    for step in range(1, 7):
+        assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-6), (step, got, expected)
+    assert (interrupted / "model" / "maskbench.json").is_file() and (interrupted / "loss.png").is_file()
+
+
+def test_two_deepspeed_ranks(tmp_path):
+    deepspeed = shutil.which("deepspeed", path=str(Path(sys.executable).parent)) or shutil.which("deepspeed")
+    assert deepspeed, "deepspeed launcher not installed"
+    out = tmp_path / "ds"
+    result = None
+    # Two-rank gloo runs on a shared CPU occasionally abort at exit (SPEC 9) or stall while the ranks
+    # start; success is judged by the exported model, and a failed attempt gets a fresh port.
+    for attempt in range(3):
+        try:
+            result = train(out, launcher=(deepspeed, "--num_gpus", "2", "--master_port", str(29540 + attempt), "train.py"),
+                           timeout=150)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["pkill", "-f", f"--out {out}"], check=False)
+        if (out / "model" / "maskbench.json").is_file():
+            break
+        shutil.rmtree(out, ignore_errors=True)
+    assert (out / "model" / "maskbench.json").is_file(), result.stderr[-3000:] if result else "every attempt timed out"
+    assert "training on 2 rank(s)" in result.stdout
+    assert set(losses(out)) == set(range(1, 7))

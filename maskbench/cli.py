@@ -198,6 +198,19 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokenizer_eval(args: argparse.Namespace) -> int:
+    from maskbench.eval.fvd import fvd_report
+    from maskbench.eval.reconstruction import ReconstructionConfig, evaluate_reconstruction
+
+    config = ReconstructionConfig(args.data, args.out, args.tokenizer, args.tokenizer_path, args.split, args.videos,
+                                  args.frames, args.seed, args.device)
+    r = evaluate_reconstruction(config)
+    print(f"PSNR {r['psnr_db']:.2f} dB, {r['codes_used']} codes used (perplexity {r['perplexity']}); reconstruction "
+          + fvd_report(r["videos"], r["videos"], r["reconstruction_fvd"]))
+    print(f"wrote {args.out}/reconstruction.json and {args.out}/reconstruction.gif (real | reconstruction)")
+    return 0
+
+
 def cmd_tokenize(args: argparse.Namespace) -> int:
     from maskbench.core.data import default_data_dir, open_videos
     from maskbench.core.distributed import local_device
@@ -226,6 +239,17 @@ def add_tokenizer_parsers(sub) -> None:
     t.add_argument("--checkpoint-every", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_tokenizer_train)
+    e = tok.add_parser("eval", help="PSNR, codebook usage, reconstruction FVD and a real|reconstruction GIF")
+    e.add_argument("--data", required=True, help="videos to reconstruct (e.g. data/vizdoom)")
+    e.add_argument("--split", default="test")
+    e.add_argument("--tokenizer", default="vizdoom-vq")
+    e.add_argument("--tokenizer-path")
+    e.add_argument("--videos", type=int, default=64, help="clips for PSNR and FVD (default 64)")
+    e.add_argument("--frames", type=int, default=16)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--out", required=True, help="folder for reconstruction.json and reconstruction.gif")
+    e.set_defaults(func=cmd_tokenizer_eval)
 
     p = sub.add_parser("tokenize", help="tokenize a data set once into a memory-mapped token cache")
     p.add_argument("--data", help="videos (default: the embedded ViZDoom set)")

@@ -53,3 +53,11 @@ def test_cli_missing_fake_fails_before_any_feature(rendered):
     cmd = [sys.executable, "-m", "maskbench.cli", "fvd", "--real", str(rendered / "a"), "--fake", "/nonexistent"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and "I3D" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tokenizer_eval_writes_numbers_and_gif(rendered, tmp_path):
+    from maskbench.eval.reconstruction import ReconstructionConfig, evaluate_reconstruction
+
+    result = evaluate_reconstruction(ReconstructionConfig(str(rendered / "a"), str(tmp_path), videos=2, frames=9))
+    assert result["psnr_db"] > 15 and result["reconstruction_fvd"] > 0 and result["videos"] == 2
+    assert (tmp_path / "reconstruction.json").is_file() and (tmp_path / "reconstruction.gif").is_file()

@@ -48,5 +48,5 @@ def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "reconstruction.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_reconstruction_gif(tokenizer, videos, out / "reconstruction.gif", seed=config.seed)
+    write_reconstruction_gif(tokenizer, videos, out / "reconstruction.gif", frames=config.frames, seed=config.seed)
     return result

@@ -67,7 +67,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
         raise MaskbenchError(
             f"{directory} holds a {config.get('_class_name')!r} checkpoint, not a maskbench {MaskedLatte.__name__}")
     try:
-        model = MaskedLatte.from_pretrained(directory, low_cpu_mem_usage=False)  # no accelerate needed
+        # fp32 whatever the stored dtype (shipped weights are fp16 to stay small); no accelerate needed
+        model = MaskedLatte.from_pretrained(directory, low_cpu_mem_usage=False, torch_dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as error:
         raise MaskbenchError(f"cannot load the model in {directory}: {str(error).splitlines()[0]}") from None
     return model.to(device).eval(), card

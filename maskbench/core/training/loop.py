@@ -35,6 +35,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> None:
     step = _resume(engine, ema, out) if resume else 0
     if rank == 0:
         _write_start(out, config)
+        _drop_metrics_after(out / "metrics.jsonl", step)
         print(f"training on {size} rank(s), {device}, from step {step}", flush=True)
     schedule = get_schedule(config.schedule)
     started, first = time.time(), step
@@ -81,6 +82,13 @@ def _resume(engine, ema: EMA, out: Path) -> int:
         return 0
     ema.load_state_dict(client["ema"])
     return int(client["step"])
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Forget what a killed run logged after its last checkpoint: the resumed run redoes those steps."""
+    if path.is_file():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in kept))
 
 
 def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: int, size: int, device) -> float:

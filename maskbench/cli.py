@@ -91,7 +91,8 @@ def cmd_samplers(args: argparse.Namespace) -> int:
     from maskbench.samplers import registered_samplers
 
     for name, cls in sorted(registered_samplers().items()):
-        print(f"{name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        summary = next(iter((cls.__doc__ or "").strip().splitlines()), "")
+        print(f"{name}: {summary}")
         for f in dataclasses.fields(cls.Options):
             print(f"    {name}.{f.name} = {f.default!r}  {f.metadata.get('help', '')}")
     return 0
@@ -297,6 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maskbench: interrupted; results already written are kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -23,9 +23,12 @@ def main() -> int:
     parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)  # set by the deepspeed launcher
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
-    # A plain `python train.py` has no launcher: make it a one-rank job (else DeepSpeed tries MPI).
-    for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29511"}.items():
-        os.environ.setdefault(key, value)
+    # A plain `python train.py` has no launcher: make it a one-rank job (else DeepSpeed tries MPI),
+    # on a free port so that two such runs can share a machine.
+    if "RANK" not in os.environ:
+        for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}.items():
+            os.environ.setdefault(key, value)
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
     try:
         # 1. Config: one YAML file plus overrides, validated before any work.
         from maskbench.core.training.config import load_config
@@ -44,6 +47,14 @@ def main() -> int:
 
         shutdown()
     return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -84,3 +84,17 @@ def test_two_deepspeed_ranks(tmp_path):
     assert (out / "model" / "maskbench.json").is_file(), result.stderr[-3000:] if result else "every attempt timed out"
     assert "training on 2 rank(s)" in result.stdout
     assert set(losses(out)) == set(range(1, 7))
+
+
+def test_init_from_warm_starts_and_refuses_another_architecture(tmp_path):
+    """A run continued on another machine starts from the exported weights, not from scratch."""
+    first = tmp_path / "first"
+    assert train(first, "steps=6", port="29534").returncode == 0
+    fresh, warm = losses(first), tmp_path / "warm"
+    result = train(warm, "steps=1", f"init_from={first / 'model'}", port="29535")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert losses(warm)[1] < fresh[1]  # EMA of six steps beats a random initialisation
+    other = train(tmp_path / "other", "steps=1", "preset=cpu", f"init_from={first / 'model'}", port="29536")
+    assert other.returncode == 2 and "another architecture" in other.stderr, other.stderr[-1500:]
+    missing = train(tmp_path / "missing", "init_from=/nonexistent", port="29537")
+    assert missing.returncode == 2 and "not an exported model folder" in missing.stderr

@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     tokenizer: str = "vizdoom-vq"
     frame_size: int = 64
+    init_from: str | None = None  # exported model folder to start from (fresh optimizer): continues a run across machines
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,6 +61,8 @@ class TrainConfig:
         if not 1 <= self.context < self.frames or not 1 <= self.stride <= self.frames - self.context:
             raise MaskbenchError(f"need 1 <= context < frames and 1 <= stride <= frames - context, got "
                                  f"frames={self.frames} context={self.context} stride={self.stride}")
+        if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
+            raise MaskbenchError(f"init_from {self.init_from} is not an exported model folder (no config.json)")
         if not self.synthetic and not (Path(self.cache) / "meta.json").is_file():
             raise MaskbenchError(f"token cache {self.cache} is missing; build it with `maskbench tokenize --out {self.cache}`")
 

@@ -65,11 +65,26 @@ def _engine(config: TrainConfig, cache, device, deepspeed):
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     h, w = cache.tokens.shape[2:]
     model = build_backbone(config.preset, vocab_size=cache.vocab_size, max_frames=config.frames, height=h, width=w)
+    if config.init_from is not None:
+        _warm_start(model, config.init_from)
     model.to(device)
     ema = EMA(model, config.ema_decay)
     engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(),
                                       config=config.deepspeed_config(device.type == "cuda"))
     return engine, ema
+
+
+def _warm_start(model, folder: str) -> None:
+    """Copy the weights of an exported model of the same architecture (one-line error otherwise)."""
+    from maskbench.core.checkpoint import load_model
+    from maskbench.core.errors import MaskbenchError
+
+    source, _ = load_model(folder)
+    diff = sorted(k for k in model.config if not k.startswith("_") and source.config.get(k) != model.config[k])
+    if diff:
+        raise MaskbenchError(f"init_from {folder} has another architecture (differs in {', '.join(diff)}); "
+                             "use the same preset, frames and tokenizer")
+    model.load_state_dict(source.state_dict())
 
 
 def _resume(engine, ema: EMA, out: Path) -> int:

@@ -29,6 +29,10 @@ from maskbench.core.errors import MaskbenchError
 
 _TIME_CHANNELS = 256  # DiT's frequency embedding size
 _TIME_SCALE = 1000.0  # t in [0, 1] -> DiT's integer-step range, where the sinusoid frequencies fit
+# CPU inference runs the batch in chunks of about this many tokens: the activations of a chunk stay in
+# cache, which makes the memory-bound work (bias, GELU, norms) ~1.3x faster at D = 192 (results
+# identical; benchmarks/test_backbone_speed.py measures it).
+CPU_CHUNK_TOKENS = 2048
 
 
 def _norm(x: torch.Tensor) -> torch.Tensor:
@@ -137,6 +141,13 @@ class MaskedLatte(ModelMixin, ConfigMixin):
             ``[B, F, h, w, K]``.
         """
         self._check_inputs(tokens, t, where)
+        per_video = tokens.shape[1] * tokens.shape[2] * tokens.shape[3]
+        chunk = max(1, CPU_CHUNK_TOKENS // per_video)
+        if tokens.device.type == "cpu" and not torch.is_grad_enabled() and tokens.shape[0] > chunk:
+            return torch.cat([self._forward(*parts) for parts in _chunks(chunk, tokens, t, where)])
+        return self._forward(tokens, t, where)
+
+    def _forward(self, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
         cond = F.silu(self._embed_time(t))
         x = self._embed_tokens(tokens)
         for block in self.blocks:
@@ -197,6 +208,12 @@ class MaskedLatte(ModelMixin, ConfigMixin):
             nn.init.zeros_(layer.bias)
 
 
+def _chunks(size: int, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None):
+    """``(tokens, t, where)`` split along the batch into pieces of ``size`` videos."""
+    pieces = [x.split(size) if x is not None else None for x in (tokens, t, where)]
+    return zip(pieces[0], pieces[1], pieces[2] or [None] * len(pieces[0]))
+
+
 def _check_sizes(hidden_size: int, num_heads: int, depth: int) -> None:
     if hidden_size % num_heads or hidden_size % 4:
         raise MaskbenchError(
@@ -219,8 +236,8 @@ def _spatial_sincos(dim: int, height: int, width: int) -> torch.Tensor:
 
 
 # Named sizes (DiT's dict of factories). Latte's widths; "tiny" for tests; "cpu" sized for a
-# 2-core CPU: 4.2 GFLOP per 16x8x8 video (K = 1024), about 40 ms at batch 8 on an idle machine, with
-# matmuls at ~90% of the dense-matmul rate (benchmarks/test_backbone_speed.py).
+# 2-core CPU: about 4 GFLOP per 16x8x8 video, some 30-40 ms per video on an idle machine
+# (benchmarks/test_backbone_speed.py and benchmarks/report.py give the measured rate).
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": dict(depth=2, hidden_size=32, num_heads=2),
     "cpu": dict(depth=4, hidden_size=192, num_heads=3),

@@ -207,3 +207,17 @@ def test_cuda_bf16_autocast():
         logits = model(tokens, t, where)
     reference = model(tokens, t, where).float()
     torch.testing.assert_close(logits.float(), reference, rtol=0.1, atol=0.1)
+
+
+@pytest.mark.parametrize("with_where", [False, True])
+def test_cpu_chunking_changes_nothing(monkeypatch, with_where):
+    import maskbench.core.backbone as backbone
+
+    model = _perturbed()
+    tokens, t = _inputs(batch=5)
+    where = tokens == model.mask_id if with_where else None
+    with torch.inference_mode():
+        whole = model(tokens, t, where)
+        monkeypatch.setattr(backbone, "CPU_CHUNK_TOKENS", 2 * FRAMES * H * W)  # chunks of 2 videos: 2 + 2 + 1
+        chunked = model(tokens, t, where)
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)

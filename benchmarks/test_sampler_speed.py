@@ -1,4 +1,5 @@
-"""Speed of one window of every registered sampler, and of a 2x rollout, on the tiny backbone.
+"""Speed of one window of every registered sampler on the tiny backbone (rollouts on the default
+model: test_rollout_speed.py).
 
 The tiny backbone keeps the forward cheap, so these cases expose sampler-side overhead (top-k,
 Gumbel noise, categorical draws, bookkeeping). ``extra_info`` records the counted NFE.
@@ -13,7 +14,6 @@ import torch
 
 from maskbench.core.backbone import build_backbone
 from maskbench.core.denoiser import BackboneDenoiser, CountingDenoiser
-from maskbench.core.rollout import RolloutPlan
 from maskbench.samplers import build_sampler, registered_samplers
 
 FRAMES, CONTEXT, STRIDE, SIZE, VOCAB, BATCH = 16, 2, 14, 8, 1024, 4
@@ -37,21 +37,6 @@ def test_one_window(benchmark, name):
     def run():
         model = CountingDenoiser(_denoiser())
         sampler.sample_window(model, window, CONTEXT, torch.Generator().manual_seed(0))
-        return model.nfe
-
-    benchmark.extra_info["nfe"] = benchmark.pedantic(run, rounds=2, iterations=1, warmup_rounds=0)
-
-
-@pytest.mark.parametrize("name", sorted(registered_samplers()))
-def test_rollout_2x(benchmark, name):
-    if benchmark.disabled:
-        pytest.skip("timed only under pytest --benchmark-only (the contract tests cover correctness)")
-    sampler = build_sampler(name)
-    plan = RolloutPlan.from_extrapolation(FRAMES, CONTEXT, STRIDE, 2)
-
-    def run():
-        model = CountingDenoiser(_denoiser())
-        sampler.generate(model, _context(), plan, torch.Generator().manual_seed(0))
         return model.nfe
 
     benchmark.extra_info["nfe"] = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)

@@ -46,8 +46,13 @@ class Bench:
 
     @property
     def batch_size(self) -> int:
-        default = 32 if self.device.type == "cuda" else 8
-        return min(self.config.batch_size or default, self.config.videos)
+        return min(self.config.batch_size or default_batch_size(self.device), self.config.videos)
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Videos sampled together unless ``--batch-size`` says otherwise (benchmarks/test_batching.py
+    measures where throughput saturates)."""
+    return 32 if device.type == "cuda" else 8
 
 
 def prepare(config: RunConfig, samplers: dict) -> Bench:

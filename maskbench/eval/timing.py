@@ -34,3 +34,24 @@ def median_time(fn: Callable[[], object], device: torch.device | str = "cpu", wa
         with stopwatch(device, times):
             fn()
     return statistics.median(times)
+
+
+class ForwardTimer:
+    """Wraps a denoiser and adds up the seconds spent inside its calls (CUDA-synchronised).
+
+    Sampling time minus ``seconds`` is what the sampler itself costs (draws, top-k, bookkeeping).
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.vocab_size = inner.vocab_size
+        self.mask_id = inner.mask_id
+        self.device = getattr(inner, "device", torch.device("cpu"))
+        self.seconds = 0.0
+
+    def __call__(self, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        spent: list[float] = []
+        with stopwatch(self.device, spent):
+            out = self.inner(tokens, t, where)
+        self.seconds += spent[0]
+        return out

@@ -138,6 +138,54 @@ def add_run_parser(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from maskbench.eval.experiments import load_grid, run_grid
+
+    grid = load_grid(args.grid)
+    runs = grid.configs(out=args.out, only=args.variants, videos=args.videos, device=args.device,
+                        batch_size=args.batch_size, fvd=args.fvd)
+    outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
+    print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
+    return 0
+
+
+def add_experiment_parser(sub) -> None:
+    p = sub.add_parser("experiment", help="run a named grid of `maskbench run` variants (benchmarks/experiments/*.yaml)")
+    p.add_argument("grid", help="grid file, e.g. benchmarks/experiments/table1.yaml")
+    p.add_argument("--videos", type=int, help="videos per cell for every variant (default: the grid's)")
+    p.add_argument("--out", help="output folder, one sub-folder per variant (default runs/experiments/<grid name>)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ... (default: the grid's, else auto)")
+    p.add_argument("--batch-size", type=int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
+    p.add_argument("--no-fvd", dest="fvd", action="store_false", default=None, help="skip FVD (NFE and timing only)")
+    p.add_argument("--variants", type=name_list, default=(), help="run only these variants (comma-separated)")
+    p.set_defaults(func=cmd_experiment)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from maskbench.eval.collect import collect_runs
+    from maskbench.eval.experiments import resolve_path
+    from maskbench.eval.paper import PAPER_FILE
+    from maskbench.eval.results_page import write_results_page
+
+    if args.collect:
+        written = collect_runs(args.collect, Path(args.docs) / "results")
+        print(f"collected {len(written)} variant folder(s) from {args.collect} into {Path(args.docs) / 'results'}")
+    print(f"wrote {write_results_page(args.docs, args.paper or resolve_path(str(PAPER_FILE)))}")
+    return 0
+
+
+def add_results_parser(sub) -> None:
+    p = sub.add_parser("results", help="regenerate docs/results.md (tables, figures, discussion) from docs/results/")
+    p.add_argument("--collect", nargs="?", const="runs/experiments", metavar="RUNS_DIR",
+                   help="first copy results.jsonl and run.json of <RUNS_DIR>/<grid>/<variant>/ into <docs>/results/ "
+                        "(default RUNS_DIR: runs/experiments)")
+    p.add_argument("--docs", default="docs", help="folder of results.md; its results/ sub-folder is the source (default docs)")
+    p.add_argument("--paper", help="the paper's reported values (default benchmarks/experiments/paper.yaml)")
+    p.set_defaults(func=cmd_results)
+
+
 def cmd_data_vizdoom(args: argparse.Namespace) -> int:
     from maskbench.core.data import default_data_dir
     from maskbench.core.data.vizdoom import render_dataset
@@ -278,6 +326,8 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_nfe)
 
     add_run_parser(sub)
+    add_experiment_parser(sub)
+    add_results_parser(sub)
     add_data_parser(sub)
     add_fvd_parser(sub)
     add_tokenizer_parsers(sub)

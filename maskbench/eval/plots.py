@@ -1,4 +1,4 @@
-"""FVD against total NFE, every sampler across extrapolation factors (paper Figure 3)."""
+"""Figures from result records: FVD against total NFE (paper Figure 3), FVD against steps (Figure 4)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,32 @@ def fvd_vs_nfe(records: list[dict], path: str | Path, title: str = "") -> None:
     ax.set_title(title or "FVD vs NFE")
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def fvd_vs_steps(records: list[dict], path: str | Path, title: str = "") -> None:
+    """One panel per sampler: FVD of its cells against their steps per window (``record["steps"]``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in records if r.get("fvd") is not None and r.get("steps")]
+    samplers = sorted({r["sampler"] for r in measured})
+    panels = max(1, len(samplers))
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.5), dpi=120, squeeze=False)
+    for ax, sampler in zip(axes[0], samplers):
+        points = sorted((r["steps"], r["fvd"]) for r in measured if r["sampler"] == sampler)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        ax.set_xscale("log")
+        ax.set_xticks([p[0] for p in points], [str(p[0]) for p in points])
+        ax.minorticks_off()
+        ax.set_xlabel(f"{sampler} steps per window (NFE of one window)")
+        ax.set_ylabel("FVD (lower is better)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or "FVD vs sampling steps")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,0 +1,76 @@
+"""Copy experiment run folders into the committed results tree, the single source of ``docs/results.md``.
+
+From ``<runs>/<grid>/<variant>/`` only ``results.jsonl`` and ``run.json`` are copied (a few KB); the
+sample arrays stay behind, except as one small GIF per grid: the best and the worst cell at 5x (one
+video each, every other frame: a few hundred KB).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from maskbench.core.errors import MaskbenchError
+from maskbench.eval.measured import variant_rows
+
+COPIED = ("results.jsonl", "run.json")
+GIF_FACTOR = 5
+GIF_ROWS, GIF_FRAME_STEP, GIF_FPS = 1, 2, 4
+
+
+def collect_runs(runs: str | Path, results: str | Path) -> list[Path]:
+    """Copy every variant of every grid under ``runs`` (or of the one grid ``runs`` is) into ``results``.
+
+    Returns:
+        the variant folders written under ``results``.
+    """
+    runs, results = Path(runs), Path(results)
+    variants = sorted(p.parent for p in runs.glob("*/*/results.jsonl"))
+    if not variants and any(runs.glob("*/results.jsonl")):
+        variants, runs = sorted(p.parent for p in runs.glob("*/results.jsonl")), runs.parent
+    if not variants:
+        raise MaskbenchError(f"no results under {runs}: expected <grid>/<variant>/results.jsonl "
+                             "from `maskbench experiment`")
+    written = [_copy(variant, results / variant.parent.name / variant.name) for variant in variants]
+    for grid in sorted({v.parent for v in variants}):
+        best_worst_gif(grid, results / grid.name / gif_name())
+    return written
+
+
+def gif_name(factor: int = GIF_FACTOR) -> str:
+    return f"best_worst_{factor}x.gif"
+
+
+def best_and_worst(rows: list[dict], factor: int = GIF_FACTOR) -> tuple[dict, dict] | None:
+    """The lowest- and highest-FVD cells at ``factor`` (``None`` with fewer than two measured cells)."""
+    measured = sorted((r for r in rows if r["extrap"] == factor and r["fvd"] is not None), key=lambda r: r["fvd"])
+    return (measured[0], measured[-1]) if len(measured) >= 2 else None
+
+
+def best_worst_gif(grid: Path, path: Path, factor: int = GIF_FACTOR) -> bool:
+    """Write ``path``: the best cell's samples left, the worst's right; ``False`` if samples are missing."""
+    from maskbench.eval.media import video_grid, write_video
+
+    rows = [row for variant in sorted(grid.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
+    pair = best_and_worst(rows, factor)
+    arrays = [_samples(grid / r["variant"], r["sampler"], factor) for r in pair] if pair else []
+    if not arrays or any(a is None for a in arrays):
+        path.unlink(missing_ok=True)  # a GIF of other cells would contradict the page's caption
+        return False
+    write_video(video_grid([a[:GIF_ROWS, ::GIF_FRAME_STEP] for a in arrays]), path, fps=GIF_FPS, scale=1)
+    return True
+
+
+def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
+    path = folder / "samples" / f"{sampler}-{factor}x.npy"
+    return np.load(path) if path.is_file() else None
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+    return target

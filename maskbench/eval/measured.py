@@ -1,0 +1,74 @@
+"""Our measurements as flat rows, read from a results tree ``<root>/<grid>/<variant>/{results.jsonl,run.json}``.
+
+A row is one cell (variant, sampler, extrapolation) with the settings the paper's tables are keyed by
+(mode, masking, steps, time dependence) derived from the record and the variant's ``run.json``. When
+a variant folder holds several records of one cell (reruns with other ``--videos``), the row is the
+one with an FVD, then the most videos, then the latest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from maskbench.eval.store import ResultStore
+
+
+def load_grids(root: str | Path) -> dict[str, list[dict]]:
+    """Grid name -> its rows, for every grid folder under ``root`` that holds results."""
+    root = Path(root)
+    grids = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        rows = [row for variant in sorted(folder.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
+        if rows:
+            grids[folder.name] = rows
+    return grids
+
+
+def variant_rows(folder: Path) -> list[dict]:
+    """The rows of one variant folder (empty when it has no ``results.jsonl``)."""
+    path = folder / "results.jsonl"
+    if not path.is_file():
+        return []
+    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+    rows = [_row(folder.name, record, run) for record in ResultStore(path).records]
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["sampler"] for r in rows))}  # the run's order
+    best: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["sampler"], row["extrap"], row["options"], row["context"], row["stride"])
+        if key not in best or _rank(row) > _rank(best[key]):
+            best[key] = row
+    return sorted(best.values(), key=lambda r: (order[r["sampler"]], r["extrap"]))
+
+
+def _rank(row: dict) -> tuple:
+    return row["fvd"] is not None, row["videos"], row["finished"]
+
+
+def _row(variant: str, record: dict, run: dict) -> dict:
+    options = record.get("options", "")
+    card = run.get("model_card", {})
+    return dict(
+        variant=variant, sampler=record["sampler"], extrap=record["extrap"], frames=record["frames"],
+        context=record["context"], stride=record["stride"], mode=_mode(record), options=options,
+        steps=_option(options, "steps", int),
+        time_independent=_option(options, "time_independent", lambda text: text == "True"),
+        model_time_dependent=True,  # every maskbench backbone is conditioned on per-frame t
+        masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
+        nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
+        real=record.get("n_real", 0), finished=record.get("finished", 0.0), device=run.get("machine", {}).get("device"),
+    )
+
+
+def _mode(record: dict) -> str:
+    if record["sampler"] == "rdm":
+        return "full-sequence"  # RDM rolls one window; its stride is the card's and does not apply
+    if record["stride"] == 1:
+        return "autoregressive"  # m = k - 1 makes s = 1 = k - m too: one new frame per window is what counts
+    return "full-sequence" if record["stride"] == record["frames"] - record["context"] else f"stride {record['stride']}"
+
+
+def _option(options: str, name: str, kind):
+    match = re.search(rf"\b{name}=([^,)]+)", options)
+    return kind(match.group(1).strip("'\"")) if match else None

@@ -1,0 +1,186 @@
+"""``docs/results.md``: the paper's tables and figures, regenerated from the committed results tree alone.
+
+Inputs: ``<docs>/results/<grid>/<variant>/{results.jsonl,run.json}`` (see :mod:`maskbench.eval.collect`)
+and the paper's reported values (``benchmarks/experiments/paper.yaml``). Outputs: ``<docs>/results.md``
+and its images in ``<docs>/results/``. No number on the page is typed in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from maskbench.eval.claims import Arm, compare, steps_sentences
+from maskbench.eval.collect import GIF_FACTOR, best_and_worst, gif_name
+from maskbench.eval.measured import load_grids
+from maskbench.eval.paper import PaperReference, load_paper, paper_cell
+from maskbench.eval.plots import fvd_vs_nfe, fvd_vs_steps
+from maskbench.eval.tables import FEW_VIDEOS
+
+DAGGER = "†"
+FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One experiment grid on the page: its table's columns, the paper tables it mirrors, the claim it tests."""
+
+    grid: str
+    title: str
+    claim: str
+    columns: tuple[str, ...]
+    paper_tables: tuple[int, ...] = ()
+    arms: tuple[Arm, Arm] | None = None
+    group: tuple[str, ...] = ("extrap",)
+
+
+SECTIONS = (
+    Section("table1", "Samplers across extrapolation factors (paper Tables 1 and 5, Figure 3)",
+            "MGM-style sampling keeps FM-style quality at a fraction of the NFE (and MaskFlow beats DF and RDM).",
+            ("sampler", "extrap", "nfe", "seconds", "fvd", "videos"), (1, 5),
+            (Arm("MGM", {"sampler": "mgm"}), Arm("FM", {"sampler": "fm"}))),
+    Section("table2", "Autoregressive against full-sequence sampling (paper Table 2)",
+            "Autoregressive MGM (one new frame per window) improves FVD over full-sequence MGM at a higher NFE.",
+            ("variant", "extrap", "context", "stride", "nfe", "seconds", "fvd", "videos"), (2, 7),
+            (Arm("autoregressive MGM", {"mode": "autoregressive"}),
+             Arm("full-sequence MGM", {"mode": "full-sequence"}))),
+    Section("table3", "Frame-level against constant masking (paper Table 3)",
+            "Frame-level masking costs nothing at the training length and is what lets rollouts extrapolate.",
+            ("variant", "masking", "sampler", "extrap", "nfe", "fvd", "videos"), (3,),
+            (Arm("frame-level masking", {"masking": "frame"}), Arm("constant masking", {"masking": "constant"})),
+            ("sampler", "extrap")),
+    Section("table4", "Timestep-dependent against timestep-independent sampling (paper Table 4)",
+            "A timestep-dependent model sampled with t = 0 (eq. 8) needs no retraining and, with MGM, does best.",
+            ("variant", "sampler", "extrap", "time_independent", "nfe", "fvd", "videos"), (4,),
+            (Arm("MGM with t = 0", {"sampler": "mgm", "time_independent": True}),
+             Arm("MGM with per-frame t", {"sampler": "mgm", "time_independent": False}))),
+    Section("figure4", "FVD of one window against sampling steps (paper Figure 4)",
+            "The paper's step counts for MGM and FM sit where FVD stops improving.",
+            ("sampler", "steps", "nfe", "seconds", "fvd", "videos")),
+)
+GENERIC = ("variant", "sampler", "extrap", "context", "stride", "steps", "nfe", "seconds", "fvd", "videos")
+
+COLUMNS = {
+    "variant": ("variant", lambda r: r["variant"]),
+    "sampler": ("sampler", lambda r: r["sampler"]),
+    "extrap": ("extrap.", lambda r: f"{r['extrap']}x"),
+    "context": ("m", lambda r: str(r["context"])),
+    "stride": ("s", lambda r: str(r["stride"])),
+    "masking": ("training masking", lambda r: str(r["masking"])),
+    "steps": ("steps / window", lambda r: "-" if r["steps"] is None else str(r["steps"])),
+    "time_independent": ("t given to the model", lambda r: "zeros (eq. 8)" if r["time_independent"] else "per frame"),
+    "nfe": ("NFE (counted)", lambda r: str(r["nfe"])),
+    "seconds": ("s / video", lambda r: f"{r['seconds']:.2f}"),
+    "fvd": ("FVD", lambda r: "n/a" if r["fvd"] is None else f"{r['fvd']:.2f}" + (DAGGER if _few(r) else "")),
+    "videos": ("videos", lambda r: str(r["videos"])),
+}
+
+
+def _few(row: dict) -> bool:
+    """An FVD from too few videos to compare with anything published."""
+    return row["fvd"] is not None and row["videos"] < FEW_VIDEOS
+
+
+def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
+    """Regenerate ``<docs>/results.md`` and its images from ``<docs>/results/`` and ``paper_path``."""
+    docs = Path(docs)
+    images = docs / "results"
+    images.mkdir(parents=True, exist_ok=True)
+    grids, paper = load_grids(images), load_paper(paper_path)
+    sections = list(SECTIONS) + [Section(name, f"Experiment `{name}`", "", GENERIC)
+                                 for name in grids if name not in {s.grid for s in SECTIONS}]
+    figures = _figures(grids, images)
+    body = [_section(s, grids.get(s.grid, []), paper, figures, images) for s in sections]
+    discussion = [_discussion(s, grids.get(s.grid, []), paper) for s in sections]
+    page = "\n".join([_header(paper), *body, "## Discussion\n", *filter(None, discussion)])
+    (docs / "results.md").write_text(page)
+    return docs / "results.md"
+
+
+def _header(paper: PaperReference) -> str:
+    sets = ", ".join(f"{d['name']} ({d['videos']} videos)" for d in paper.datasets.values())
+    return ("# Results against the MaskFlow paper\n\n"
+            "Generated by `maskbench results` from the result files under `docs/results/` (copied from "
+            "`maskbench experiment` runs by `maskbench results --collect`) and from the values the paper reports, "
+            "`benchmarks/experiments/paper.yaml`. Do not edit by hand: rerun the command.\n\n"
+            f"Paper columns are the paper's own numbers on its data sets ({sets}), models and hardware, printed "
+            "where the settings it states equal ours (Tn = the paper's Table n); they are references, not our "
+            f"measurements. {DAGGER} marks an FVD from fewer than {FEW_VIDEOS} generated videos: biased, not "
+            "comparable with the paper's.\n")
+
+
+def _section(section: Section, rows: list[dict], paper: PaperReference, figures: list, images: Path) -> str:
+    head = f"## {section.title}\n\n" + (f"Paper's claim: {section.claim}\n\n" if section.claim else "")
+    command = f"`maskbench experiment benchmarks/experiments/{section.grid}.yaml`"
+    if not rows:
+        return head + f"Not yet measured: run {command}, then `maskbench results --collect runs/experiments`.\n"
+    parts = [head + f"Reproduce: {command}. {_provenance(rows)}\n", _table(section, rows, paper)]
+    parts += [f"![{alt}](results/{name})\n" for grid, alt, name in figures if grid == section.grid]
+    parts.append(_gif(section.grid, rows, images))
+    return "\n".join(p for p in parts if p)
+
+
+def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
+    frame = pd.DataFrame({COLUMNS[c][0]: [COLUMNS[c][1](r) for r in rows] for c in section.columns})
+    for dataset in paper.datasets if section.paper_tables else []:
+        cells = [paper_cell(paper.beside(r, dataset, section.paper_tables)) for r in rows]
+        if any(cells):
+            frame[f"paper {dataset}: NFE / FVD"] = cells
+    notes = [f"{DAGGER} fewer than {FEW_VIDEOS} videos: not comparable."] if any(_few(r) for r in rows) else []
+    notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r["fvd"] is None for r in rows) else []
+    notes += [f"T{v.table} {v.dataset} {v.settings.get('sampler', '')} {v.settings.get('extrap', '')}x: {v.note}."
+              for v in paper.values if v.note and v.table in section.paper_tables]
+    table = frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
+    return table + ("\n" + " ".join(notes) + "\n" if notes else "")
+
+
+def _provenance(rows: list[dict]) -> str:
+    seen = dict.fromkeys((r["variant"], r["model"], r["masking"], r["device"]) for r in rows)
+    return "Measured: " + "; ".join(f"`{v}`: model `{m}` ({k} masking) on {d}" for v, m, k, d in seen) + "."
+
+
+def _figures(grids: dict, images: Path) -> list[tuple[str, str, str]]:
+    """Figure 3 from table1 (plus table2's autoregressive cells), Figure 4 from figure4; stale images removed."""
+    links = []
+    points = grids.get("table1", []) + [{**r, "sampler": f"{r['sampler']} (autoregressive)"}
+                                        for r in grids.get("table2", []) if r["mode"] == "autoregressive"]
+    if _plot(points, images / FIGURE3, fvd_vs_nfe, "FVD vs total NFE (paper Figure 3)"):
+        links.append(("table1", "Figure 3: FVD against total NFE", FIGURE3))
+    if _plot(grids.get("figure4", []), images / FIGURE4, fvd_vs_steps, "FVD of one window vs steps (paper Figure 4)"):
+        links.append(("figure4", "Figure 4: FVD against steps", FIGURE4))
+    return links
+
+
+def _plot(records: list[dict], path: Path, plot, title: str) -> bool:
+    if not any(r["fvd"] is not None for r in records):
+        path.unlink(missing_ok=True)
+        return False
+    plot(records, path, title)
+    return True
+
+
+def _gif(grid: str, rows: list[dict], images: Path) -> str:
+    pair = best_and_worst(rows, GIF_FACTOR)
+    if not pair or not (images / grid / gif_name()).is_file():
+        return ""
+    best, worst = (f"{r['sampler']} (`{r['variant']}`, FVD {r['fvd']:.2f})" for r in pair)
+    return (f"![best and worst at {GIF_FACTOR}x](results/{grid}/{gif_name()})\n\n"
+            f"Samples at {GIF_FACTOR}x (one video each, every other frame): left the lowest FVD, {best}; "
+            f"right the highest, {worst}.\n")
+
+
+def _discussion(section: Section, rows: list[dict], paper: PaperReference) -> str:
+    if not section.claim:
+        return ""
+    head = f"### {section.title}\n\nPaper: {section.claim}\n\n"
+    if not rows:
+        return head + "Ours: not yet measured.\n"
+    if section.arms:
+        sentences = compare(rows, section.arms, section.group, paper, section.paper_tables)
+    else:
+        sentences = steps_sentences(rows)
+    if not sentences:
+        sentences = ["no pair of cells to compare yet (one side of the comparison is not measured)."]
+    return head + "\n".join(f"- Ours: {s}" for s in sentences) + "\n"

@@ -1,0 +1,249 @@
+"""Experiment grids (``maskbench experiment``) and the results page (``maskbench results``)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from maskbench.cli import main, sampler_options
+from maskbench.core.errors import MaskbenchError
+from maskbench.eval.experiments import load_grid
+from maskbench.eval.paper import PAPER_FILE, load_paper
+
+ROOT = Path(__file__).resolve().parents[2]
+GRIDS = sorted(p for p in (ROOT / "benchmarks" / "experiments").glob("*.yaml") if p.name != "paper.yaml")
+FRAMES, CONTEXT, STRIDE = 5, 1, 4
+
+
+@pytest.mark.parametrize("path", GRIDS, ids=lambda p: p.stem)
+def test_shipped_grid_validates(path):
+    grid = load_grid(path)
+    assert grid.name == path.stem and grid.description
+    for name, config in grid.configs():
+        assert Path(config.out) == Path("runs/experiments") / grid.name / name
+        assert set(sampler_options(config.options, config.samplers, config.time_independent)) == set(config.samplers)
+
+
+def test_shipped_grids_mirror_the_paper():
+    grids = {p.stem: dict(load_grid(p).configs()) for p in GRIDS}
+    assert set(grids) == {"table1", "table2", "table3", "table4", "figure4"}
+    (table1,) = grids["table1"].values()
+    assert table1.samplers == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
+    assert (grids["table2"]["autoregressive"].stride, grids["table2"]["autoregressive"].context) == (1, 15)
+    assert grids["table3"]["constant"].model.endswith("maskbench/weights/latte-vizdoom-constant")
+    assert grids["table4"]["time-independent"].time_independent and not grids["table4"]["time-dependent"].time_independent
+    steps = sorted(int(c.options[0].split("=")[1]) for c in grids["figure4"].values() if c.samplers == ("mgm",))
+    assert steps == [5, 10, 20, 50, 100]
+    assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
+
+
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("variants: {a: {}}\nbogus: 1\n", "unknown key(s) bogus"),
+        ("variants: {a: {stepz: 3}}\n", "unknown field(s) stepz"),
+        ("variants: {a: {videos: many}}\n", "videos must be int"),
+        ("variants: {a: {factors: [2, x]}}\n", "factors must be"),
+        ("variants: [a, b\n", "not valid YAML"),
+        ("variants: {}\n", "no variants"),
+        ("variants: {'a b': {}}\n", "folder name"),
+        ("defaults: {options: 3}\nvariants: {a: {}}\n", "options must map"),
+    ],
+)
+def test_bad_grid_is_a_one_line_error(tmp_path, text, fragment):
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    with pytest.raises(MaskbenchError, match=re.escape(fragment)):
+        load_grid(path)
+
+
+def test_bad_grid_via_cli_exits_2_without_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text("variants: {a: {stepz: 3}}\n")
+    for grid in (tmp_path / "bad.yaml", tmp_path / "missing.yaml"):
+        result = subprocess.run([sys.executable, "-m", "maskbench.cli", "experiment", str(grid)], capture_output=True,
+                                text=True, cwd=ROOT, timeout=120)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(lines) == 1 and str(grid.name) in lines[0], result.stderr
+
+
+def test_missing_model_fails_before_any_work(tmp_path, capsys):
+    grid = tmp_path / "g.yaml"
+    grid.write_text(f"variants:\n  ok: {{}}\n  later: {{model: {tmp_path / 'not-trained-yet'}}}\n")
+    assert main(["experiment", str(grid), "--no-fvd", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not exist yet" in err and "--variants ok" in err
+    assert not (tmp_path / "out").exists()
+
+
+# --- end to end on a tiny model, tokenizer and data (as tests/eval/test_run.py) -------------------------
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    from diffusers import VQModel
+
+    from maskbench.core.backbone import build_backbone
+    from maskbench.core.checkpoint import ModelCard, save_model
+    from maskbench.core.data.vizdoom import render_dataset
+
+    root = tmp_path_factory.mktemp("assets")
+    render_dataset(root / "data", videos=2, frames=12, size=64, seed=0, workers=1, progress=False)
+    vq = VQModel(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                 block_out_channels=(8, 8, 8, 8), layers_per_block=1, latent_channels=4, num_vq_embeddings=32,
+                 vq_embed_dim=4, norm_num_groups=4)
+    vq.save_pretrained(root / "vq")
+    torch.manual_seed(0)
+    model = build_backbone("tiny", vocab_size=32, max_frames=FRAMES, height=8, width=8)
+    save_model(model, root / "model", ModelCard(FRAMES, CONTEXT, STRIDE, tokenizer="vqgan", frame_size=64))
+    return root
+
+
+def tiny_grid(assets, path):
+    defaults = dict(model=str(assets / "model"), tokenizer="vqgan", tokenizer_path=str(assets / "vq"),
+                    data=str(assets / "data"), split="all", samplers=["mgm"], factors=[2], videos=2, batch_size=2,
+                    options={"mgm.steps": 2})
+    variants = {"full-sequence": {}, "autoregressive": {"context": FRAMES - 1, "stride": 1}}
+    path.write_text(yaml.safe_dump({"name": "tiny", "description": "two variants", "defaults": defaults,
+                                    "variants": variants}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def experiment(assets, tmp_path_factory):
+    root = tmp_path_factory.mktemp("experiment")
+    args = ["experiment", str(tiny_grid(assets, root / "tiny.yaml")), "--no-fvd", "--out", str(root / "runs" / "tiny")]
+    assert main(args) == 0
+    return root, args
+
+
+def records(folder):
+    return [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+
+
+def test_experiment_runs_every_variant_into_its_folder(experiment):
+    root, _ = experiment
+    full, auto = (records(root / "runs" / "tiny" / v) for v in ("full-sequence", "autoregressive"))
+    assert len(full) == len(auto) == 1
+    # L = 10: full sequence ceil((10 - 5) / 4) + 1 = 3 windows, autoregressive (10 - 4) / 1 = 6 windows, 2 steps each
+    assert (full[0]["nfe"], full[0]["stride"]) == (3 * 2, STRIDE)
+    assert (auto[0]["nfe"], auto[0]["stride"], auto[0]["context"]) == (6 * 2, 1, FRAMES - 1)
+    assert full[0]["fvd"] is None and full[0]["n_fake"] == 2
+    assert (root / "runs" / "tiny" / "autoregressive" / "run.json").is_file()
+
+
+def test_experiment_rerun_skips_finished_cells(experiment, capsys):
+    root, args = experiment
+    before = [(root / "runs" / "tiny" / v / "results.jsonl").read_text() for v in ("full-sequence", "autoregressive")]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("skipped") == 2
+    after = [(root / "runs" / "tiny" / v / "results.jsonl").read_text() for v in ("full-sequence", "autoregressive")]
+    assert after == before
+
+
+def test_collect_then_results_page_from_a_real_experiment(experiment, tmp_path):
+    root, _ = experiment
+    assert main(["results", "--collect", str(root / "runs"), "--docs", str(tmp_path / "docs")]) == 0
+    copied = tmp_path / "docs" / "results" / "tiny" / "autoregressive"
+    assert sorted(p.name for p in copied.iterdir()) == ["results.jsonl", "run.json"]
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "Experiment `tiny`" in page and "| autoregressive" in page
+    assert page.count("Not yet measured") == 5  # none of the paper's grids ran here
+
+
+# --- the results page from a fabricated results tree ---------------------------------------------------
+
+def record(sampler, extrap, nfe, fvd, videos, frames=16, context=2, stride=14, options=None):
+    options = options or f"Options(time_independent=False, schedule='sigmoid', steps={20 if sampler == 'mgm' else 250})"
+    return dict(key=f"{sampler}{extrap}{context}{options}", sampler=sampler, extrap=extrap, length=extrap * frames,
+                frames=frames, context=context, stride=stride, nfe=nfe, seconds_total=1.0, seconds_per_video=nfe / 997,
+                n_fake=videos, n_real=videos, fvd=fvd, options=options, seed=0, finished=1.0)
+
+
+def write_variant(folder, recs, masking="frame"):
+    folder.mkdir(parents=True)
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    run = {"config": {"model": None}, "model_card": {"masking": masking}, "machine": {"device": "cpu"}}
+    (folder / "run.json").write_text(json.dumps(run))
+
+
+@pytest.fixture
+def fabricated(tmp_path):
+    runs = tmp_path / "runs"
+    table1 = [record("mgm", 2, 60, 61.234, 300), record("fm", 2, 750, 70.111, 300), record("df", 2, 798, 150.5, 300),
+              record("mgm", 5, 120, 111.987, 8), record("fm", 5, 1500, 101.456, 8), record("df", 5, 1596, 280.25, 8)]
+    write_variant(runs / "table1" / "frame-level", table1)
+    table2 = [record("mgm", 2, 60, 66.5, 300), record("mgm", 2, 340, 33.25, 300, context=15, stride=1)]
+    write_variant(runs / "table2" / "full-sequence", table2[:1])
+    write_variant(runs / "table2" / "autoregressive", table2[1:])
+    fig4 = [record("mgm", 1, s, 90.0 - s / 10, 300, options=f"MGMOptions(steps={s})") for s in (5, 10, 20)]
+    write_variant(runs / "figure4" / "mgm", fig4)
+    samples = runs / "table1" / "frame-level" / "samples"
+    samples.mkdir()
+    for sampler in ("fm", "df"):
+        np.save(samples / f"{sampler}-5x.npy", np.random.default_rng(0).integers(0, 255, (3, 10, 16, 16, 3), dtype=np.uint8))
+    return runs, [*table1, *table2, *fig4]
+
+
+def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
+    runs, _ = fabricated
+    docs = tmp_path / "docs"
+    assert main(["results", "--collect", str(runs), "--docs", str(docs)]) == 0
+    page = (docs / "results.md").read_text()
+    for image in ("figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png", "table1/best_worst_5x.gif"):
+        assert (docs / "results" / image).stat().st_size > 0 and f"(results/{image})" in page
+    assert not list((docs / "results").rglob("*.npy")), "sample arrays stay in the run folders"
+    assert "| mgm       | 2x" in page or re.search(r"\| mgm\s+\| 2x", page)
+    assert "111.99†" in page and "61.23 " in page and "61.23†" not in page  # 8 videos marked, 300 not
+    assert "59.93 (T1, T5)" in page, "the paper's value beside our MGM 2x cell"
+    assert "left the lowest FVD, fm" in page and "right the highest, df" in page
+    assert "MGM reaches FVD 61.23 with 60 NFE against FM's FVD 70.11 with 750 NFE" in page
+    assert "autoregressive MGM reaches FVD 33.25 with 340 NFE" in page
+    assert page.count("Ours: not yet measured.") == 2  # table3, table4
+
+
+def test_results_page_regenerates_from_the_docs_tree_alone(fabricated, tmp_path):
+    runs, _ = fabricated
+    docs = tmp_path / "docs"
+    main(["results", "--collect", str(runs), "--docs", str(docs)])
+    first = (docs / "results.md").read_text()
+    (docs / "results.md").unlink()
+    import shutil
+
+    shutil.rmtree(runs)
+    assert main(["results", "--docs", str(docs)]) == 0
+    assert (docs / "results.md").read_text() == first
+
+
+def test_results_page_numbers_come_from_the_files(fabricated, tmp_path):
+    runs, recs = fabricated
+    docs = tmp_path / "docs"
+    main(["results", "--collect", str(runs), "--docs", str(docs)])
+    page = (docs / "results.md").read_text()
+    paper = load_paper(ROOT / PAPER_FILE).values
+    allowed = {f"{r[k]:.2f}" for r in recs for k in ("fvd", "seconds_per_video")}
+    allowed |= {f"{getattr(v, k):.2f}" for v in paper for k in ("fvd", "seconds") if getattr(v, k) is not None}
+    decimals = set(re.findall(r"(?<![\d.])(\d+\.\d\d)(?![\dx])", page))  # ratios are printed as 0.08x
+    assert decimals and decimals <= allowed, decimals - allowed
+    nfe_column = [int(row["NFE (counted)"]) for row in markdown_rows(page)]
+    assert len(nfe_column) == len(recs) and sorted(nfe_column) == sorted(r["nfe"] for r in recs)
+
+
+def markdown_rows(page):
+    """Every row of every markdown table on the page, as header -> cell."""
+    rows, header = [], None
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells is None:
+            header = None
+        elif header is None:
+            header = cells
+        elif not set(line) <= set("|-: "):
+            rows.append(dict(zip(header, cells)))
+    return rows

@@ -18,6 +18,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 BACKBONE_FLOOR, OVERHEAD_CEILING, NFE_FLOOR, MEMORY_CEILING, BATCH_FLOOR = 0.70, 0.05, 0.90, 1.20, 0.90
+HEAD_FLOOR = 1.05
 
 
 @dataclass
@@ -79,14 +80,15 @@ def sampler_overhead(run: Run) -> Target:
 
 
 def masked_head(run: Run) -> Target:
-    cases = {(b["extra_info"]["vocab_size"], b["extra_info"]["head"]): b for b in run.get("test_autoregressive_forward")}
+    """Measurably cheaper: the median full-head forward at least 5% slower than the masked-head one."""
     parts, passed = [], True
-    for vocab in sorted({v for v, _ in cases}):
-        full, masked = cases[(vocab, "full")]["stats"], cases[(vocab, "masked")]["stats"]
-        passed &= masked["max"] < full["min"]  # every masked-head run beat every full-head run
-        parts.append(f"K={vocab}: full/masked {full['median'] / masked['median']:.2f}x")
-    return Target("3. masked-only head cheaper than full head (s=1, m=k-1)", ", ".join(parts), passed,
-                  "PASS needs the slowest masked-head forward to beat the fastest full-head one")
+    for bench in sorted(run.get("test_autoregressive_forward"), key=lambda b: b["extra_info"]["vocab_size"]):
+        info = bench["extra_info"]
+        ratio = info["full_s"] / info["masked_s"]
+        passed &= ratio >= HEAD_FLOOR
+        parts.append(f"K={info['vocab_size']}: full/masked {ratio:.2f}x")
+    return Target(f"3. masked-only head >= {HEAD_FLOOR - 1:.0%} cheaper than full head (s=1, m=k-1)", ", ".join(parts),
+                  passed, "medians of forwards alternating between the two heads")
 
 
 def speed_follows_nfe(run: Run) -> Target:
@@ -115,17 +117,16 @@ def batching(run: Run) -> Target:
     Throughput "grows until the machine saturates": a batch may saturate it already (then the
     curve is flat), but no batch may fall below 90% of the best of the smaller ones.
     """
-    curve = sorted((b["extra_info"]["batch"], b["extra_info"]["frames_per_second"], b["extra_info"]["default_batch"])
-                   for b in run.get("test_mgm_window_throughput"))
-    best = max(fps for _, fps, _ in curve)
-    default_batch = curve[0][2]
-    at_default = next(fps for batch, fps, _ in curve if batch == default_batch)
-    never_drops = all(fps >= BATCH_FLOOR * max(f for _, f, _ in curve[:i]) for i, (_, fps, _) in enumerate(curve) if i)
-    saturated = next(batch for batch, fps, _ in curve if fps >= 0.95 * best)
-    measured = (f"default batch {default_batch}: {at_default / best:.0%} of best; saturates at batch {saturated}; "
-                + ", ".join(f"b{batch} {fps:.1f}" for batch, fps, _ in curve) + " frames/s")
+    info = run.get("test_mgm_window_throughput")[0]["extra_info"]
+    curve = sorted((int(batch), fps) for batch, fps in info["frames_per_second"].items())
+    best = max(fps for _, fps in curve)
+    at_default = dict(curve)[info["default_batch"]]
+    never_drops = all(fps >= BATCH_FLOOR * max(f for _, f in curve[:i]) for i, (_, fps) in enumerate(curve) if i)
+    saturated = next(batch for batch, fps in curve if fps >= 0.95 * best)
+    measured = (f"default batch {info['default_batch']}: {at_default / best:.0%} of best; saturates at batch {saturated}; "
+                + ", ".join(f"b{batch} {fps:.1f}" for batch, fps in curve) + " frames/s")
     return Target(f"6. throughput never drops with batch; default batch >= {BATCH_FLOOR:.0%} of best", measured,
-                  never_drops and at_default >= BATCH_FLOOR * best)
+                  never_drops and at_default >= BATCH_FLOOR * best, "batch sizes measured round-robin, medians of 3")
 
 
 def cuda(run: Run) -> Target:

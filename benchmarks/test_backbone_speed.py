@@ -42,7 +42,7 @@ def test_matmul_peak(benchmark, default):
 
 
 @pytest.mark.parametrize("preset, batch", [("tiny", 8), ("cpu", 1), ("cpu", 4), ("cpu", "default"), ("cpu", 16),
-                                           ("S/2", 1), ("S/2", 2)])
+                                           ("S/2", 1)])
 def test_forward_speed(benchmark, default, preset, batch):
     batch = default.batch if batch == "default" else batch
     model = default.backbone(preset)

@@ -33,5 +33,6 @@ def test_rollout(benchmark, default, name):
         sampler.generate(model, default.context_tokens(BATCH), plan, torch.Generator(default.device).manual_seed(0))
         return model.nfe
 
-    nfe = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    # MGM's rollout is short, so one run of it is at the mercy of the machine's drift: take a median.
+    nfe = benchmark.pedantic(run, rounds=3 if name == "mgm" else 1, iterations=1, warmup_rounds=0)
     benchmark.extra_info.update(sampler=name, nfe=nfe, factor=FACTOR, batch=BATCH)

@@ -49,6 +49,13 @@ class Bench:
         return min(self.config.batch_size or default_batch_size(self.device), self.config.videos)
 
 
+def default_videos(device: torch.device) -> int:
+    """Videos per cell of a plain ``maskbench run``: the least comparable FVD set on a GPU; on a CPU,
+    what 4 samplers at 2x sample and score in about ten minutes on 2 cores (the run then prints
+    what the full protocol would take)."""
+    return 256 if device.type == "cuda" else 4
+
+
 def default_batch_size(device: torch.device) -> int:
     """Videos sampled together unless ``--batch-size`` says otherwise (benchmarks/test_batching.py
     measures where throughput saturates)."""

@@ -21,7 +21,7 @@ class RunConfig:
     tokenizer_path: str | None = None
     data: str | None = None
     split: str | None = "test"
-    videos: int = 8
+    videos: int = 4
     frames: int | None = None
     context: int | None = None
     stride: int | None = None

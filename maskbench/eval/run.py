@@ -46,7 +46,9 @@ def run_benchmark(config: RunConfig, samplers: dict) -> Path:
     if rank == 0:
         from maskbench.eval.reports import write_reports
 
-        write_reports(out, [r for r in store.records if r["key"] in keys], bench)
+        records = [r for r in store.records if r["key"] in keys]
+        write_reports(out, records, bench)
+        _say_estimate(out, records, bench)
     shutdown()
     return out
 
@@ -93,7 +95,9 @@ def _run_batch(bench: Bench, name: str, plan, index: int) -> dict:
         tokens = bench.samplers[name].generate(model, contexts, plan, generator)
     pixels = _decode(bench, tokens)
     part = {"index": index, "nfe": model.nfe, "seconds": seconds[0], "videos": len(contexts)}
-    part["features"] = _features(bench, pixels) if bench.config.fvd else None
+    with stopwatch(bench.device, seconds):
+        part["features"] = _features(bench, pixels) if bench.config.fvd else None
+    part["feature_seconds"] = seconds[1]
     part["samples"] = pixels[: max(0, bench.config.samples - lo)]
     return part
 
@@ -116,6 +120,7 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
     record = dict(key=key, sampler=name, extrap=factor, length=plan.length, frames=plan.frames, context=plan.context,
                   stride=plan.stride, nfe=nfes.pop(), seconds_total=sum(p["seconds"] for p in parts),
                   seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
+                  feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
                   options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time())
     record.update(_fvd(bench, plan.length, parts))
     _save_samples(bench, name, factor, parts)
@@ -151,6 +156,17 @@ def _write_run_json(out: Path, bench: Bench) -> None:
                         "batch_size": bench.batch_size}
     info["samplers"] = {name: repr(s.options) for name, s in bench.samplers.items()}
     write_json(out / "run.json", info)
+
+
+def _say_estimate(out: Path, records: list[dict], bench: Bench) -> None:
+    """Print, and keep in ``estimate.json``, what the paper's full protocol would take here."""
+    from maskbench.eval.estimate import estimate_protocol
+    from maskbench.eval.provenance import write_json
+
+    estimate = estimate_protocol(records, bench)
+    if estimate is not None:
+        write_json(out / "estimate.json", {**estimate.__dict__, "total_s": estimate.total_s})
+        _say(0, estimate.sentence(bench.device))
 
 
 def _summary(record: dict) -> str:

@@ -19,21 +19,23 @@ def bench(name, median, lo=None, hi=None, **info):
     return {"name": name, "stats": {"median": median, "min": lo or median, "max": hi or median}, "extra_info": info}
 
 
-def run_json(forward_gflops=90.0, fm_overhead=0.02, fm_seconds=12.0, peak10=11 << 20, best_batch=16):
+def run_json(forward_gflops=90.0, fm_overhead=0.02, fm_seconds=12.0, peak10=11 << 20, best_batch=16,
+             head_ratio=1.5):
     marks = [bench("test_matmul_peak", 0.1, gflops=100.0)]
     marks += [bench(f"test_forward_speed[cpu-{b}]", 0.1, preset="cpu", batch=b, default_batch=b == 8,
                     default_preset=True, gflops=forward_gflops if b == 8 else 10.0) for b in (1, 8)]
     marks += [bench("test_window_overhead[mgm]", 1.0, sampler="mgm", overhead_fraction=0.01),
               bench("test_window_overhead[fm]", 1.0, sampler="fm", overhead_fraction=fm_overhead)]
-    for vocab in (1024, 16384):
-        marks += [bench("test_autoregressive_forward", 1.0, 0.9, 1.1, vocab_size=vocab, head="masked"),
-                  bench("test_autoregressive_forward", 2.0, 1.8, 2.2, vocab_size=vocab, head="full")]
+    marks += [bench("test_autoregressive_forward", 1.0, vocab_size=vocab, masked_s=1.0, full_s=head_ratio)
+              for vocab in (1024, 16384)]
     marks += [bench("test_rollout[mgm]", 1.0, sampler="mgm", nfe=60),
               bench("test_rollout[fm]", fm_seconds, sampler="fm", nfe=750)]
     marks += [bench("test_rollout_peak_memory", 1, factor=2, peak_bytes=10 << 20),
               bench("test_rollout_peak_memory", 1, factor=10, peak_bytes=peak10)]
-    marks += [bench("test_mgm_window_throughput", 1, batch=b, default_batch=8, frames_per_second=fps)
-              for b, fps in ((1, 10.0), (8, 50.0 if best_batch == 8 else 48.0), (16, 50.0 if best_batch == 16 else 30.0))]
+    curve = {"1": 10.0, "8": 50.0 if best_batch == 8 else 48.0, "16": 50.0 if best_batch == 16 else 30.0}
+    if best_batch == 32:
+        curve["32"] = 80.0
+    marks.append(bench("test_mgm_window_throughput", 1, default_batch=8, frames_per_second=curve))
     return {"benchmarks": marks, "machine_info": {"cpu": {"brand_raw": "test CPU", "count": 2}}}
 
 
@@ -47,21 +49,11 @@ def test_all_targets_pass_on_a_good_run():
 
 @pytest.mark.parametrize("change, index", [(dict(forward_gflops=60.0), 0), (dict(fm_overhead=0.08), 1),
                                            (dict(fm_seconds=10.0), 3), (dict(peak10=13 << 20), 4),
-                                           (dict(best_batch=32), 5)])
+                                           (dict(best_batch=32), 5), (dict(head_ratio=1.02), 2)])
 def test_each_target_can_fail(change, index):
     data = run_json(**change)
-    if change.get("best_batch") == 32:  # a much better batch than the default exists
-        data["benchmarks"].append(bench("test_mgm_window_throughput", 1, batch=32, default_batch=8, frames_per_second=80.0))
     got = verdicts(data)
     assert got[index] == "FAIL" and got.count("FAIL") == 1, got
-
-
-def test_overlapping_head_timings_do_not_pass():
-    data = run_json()
-    for mark in data["benchmarks"]:
-        if mark["name"] == "test_autoregressive_forward" and mark["extra_info"]["head"] == "masked":
-            mark["stats"]["max"] = 1.9  # one masked-head run slower than the fastest full-head run
-    assert verdicts(data)[2] == "FAIL"
 
 
 def test_cli_writes_markdown_and_fails_cleanly(tmp_path, capsys):

@@ -65,8 +65,12 @@ def finished(assets, tmp_path_factory):
 
 def test_run_writes_every_output(finished):
     out, _ = finished
-    for name in ["results.jsonl", "results.csv", "results.md", "fvd_vs_nfe.png", "grid_2x.gif", "grid_3x.gif", "run.json"]:
+    for name in ["results.jsonl", "results.csv", "results.md", "fvd_vs_nfe.png", "grid_2x.gif", "grid_3x.gif", "run.json",
+                 "estimate.json"]:
         assert (out / name).is_file(), name
+    estimate = json.loads((out / "estimate.json").read_text())
+    assert estimate["videos"] == 625 and estimate["sampling_s"] > 0 and estimate["features_s"] > 0
+    assert "the full protocol (625 videos per cell, --extrap 2,5,10" in finished[1].stdout + finished[1].stderr
     recs = {(r["sampler"], r["extrap"]): r for r in records(out)}
     assert set(recs) == {("mgm", 2), ("mgm", 3), ("fm", 2), ("fm", 3)}
     # counted NFE: windows = ceil((L - k) / s) + 1 with L = 10, 15

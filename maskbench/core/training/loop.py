@@ -35,8 +35,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> None:
     step = _resume(engine, ema, out) if resume else 0
     if rank == 0:
         _write_start(out, config)
-        _drop_metrics_after(out / "metrics.jsonl", step)
+        offset = _drop_metrics_after(out / "metrics.jsonl", step)
         print(f"training on {size} rank(s), {device}, from step {step}", flush=True)
+    else:
+        offset = 0.0
     schedule = get_schedule(config.schedule)
     started, first = time.time(), step
     while step < config.steps:
@@ -44,12 +46,12 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> None:
         ema.update(engine.module)
         step += 1
         if rank == 0 and (step % config.log_every == 0 or step == config.steps):
-            _log(out, config, step, loss, started, first, size * cache.tokens.shape[2] * cache.tokens.shape[3])
+            _log(out, config, step, loss, started, first, size * cache.tokens.shape[2] * cache.tokens.shape[3], offset)
         if step % config.checkpoint_every == 0 or step == config.steps:
             engine.save_checkpoint(str(out / "checkpoints"), tag=f"step{step:08d}",
                                    client_state={"step": step, "ema": ema.state_dict()})
     if rank == 0:
-        _export(out, config, cache, ema, time.time() - started)
+        _export(out, config, cache, ema)
     barrier()
 
 
@@ -99,11 +101,16 @@ def _resume(engine, ema: EMA, out: Path) -> int:
     return int(client["step"])
 
 
-def _drop_metrics_after(path: Path, step: int) -> None:
-    """Forget what a killed run logged after its last checkpoint: the resumed run redoes those steps."""
-    if path.is_file():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in kept))
+def _drop_metrics_after(path: Path, step: int) -> float:
+    """Forget what a killed run logged after its last checkpoint: the resumed run redoes those steps.
+
+    Returns the training wall time of the kept records (earlier sessions), 0 for a new run.
+    """
+    if not path.is_file():
+        return 0.0
+    kept = [json.loads(line) for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+    path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+    return kept[-1].get("wall_s", kept[-1]["elapsed_s"]) if kept else 0.0
 
 
 def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: int, size: int, device) -> float:
@@ -123,13 +130,16 @@ def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: i
     return total / config.grad_accum
 
 
-def _log(out: Path, config: TrainConfig, step: int, loss: float, started: float, first: int, tokens_per_frame: int) -> None:
-    """``tokens_per_frame`` counts every rank's tokens of one frame (world size x h x w)."""
+def _log(out: Path, config: TrainConfig, step: int, loss: float, started: float, first: int, tokens_per_frame: int,
+         offset: float) -> None:
+    """``tokens_per_frame`` counts every rank's tokens of one frame (world size x h x w); ``offset`` is
+    the wall time of earlier sessions, so ``wall_s`` adds up across resumes."""
     elapsed = time.time() - started
     rate = (step - first) / max(elapsed, 1e-9)
     tokens = rate * config.micro_batch * config.grad_accum * config.frames * tokens_per_frame
     eta = (config.steps - step) / max(rate, 1e-9)
-    record = {"step": step, "loss": loss, "steps_per_s": rate, "tokens_per_s": tokens, "elapsed_s": elapsed}
+    record = {"step": step, "loss": loss, "steps_per_s": rate, "tokens_per_s": tokens, "elapsed_s": elapsed,
+              "wall_s": offset + elapsed}
     with (out / "metrics.jsonl").open("a") as handle:
         handle.write(json.dumps(record) + "\n")
     print(f"step {step}/{config.steps}  loss {loss:.4f}  {tokens:,.0f} tokens/s  ETA {eta / 60:.1f} min", flush=True)
@@ -143,10 +153,12 @@ def _write_start(out: Path, config: TrainConfig) -> None:
     (out / "versions.json").write_text(json.dumps(versions(), indent=2))
 
 
-def _export(out: Path, config: TrainConfig, cache, ema: EMA, seconds: float) -> None:
+def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
     """Save the EMA model with its card, and the loss curve."""
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    extra = {"steps": config.steps, "final_loss": metrics[-1]["loss"], "wall_time_s_last_session": seconds,
+    last = metrics[-1]
+    extra = {"steps": last["step"], "final_loss": last["loss"], "wall_time_s": last.get("wall_s", last["elapsed_s"]),
+             "init_from": config.init_from,
              "command": " ".join(os.sys.argv), "cache": config.cache, **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)

@@ -20,20 +20,21 @@ class Estimate:
     """Seconds the full protocol would take: sampling, I3D features, and the two together."""
 
     sampling_s: float
-    features_s: float
+    features_s: float | None  # None: the run computed no FVD, so I3D's cost was not measured
     videos: int
     factors: tuple[int, ...]
     samplers: tuple[str, ...]
 
     @property
     def total_s(self) -> float:
-        return self.sampling_s + self.features_s
+        return self.sampling_s + (self.features_s or 0.0)
 
     def sentence(self, device) -> str:
         factors = ",".join(map(str, self.factors))
+        features = "not measured: no FVD in this run" if self.features_s is None else _human(self.features_s)
         return (f"the full protocol ({self.videos} videos per cell, --extrap {factors}, {', '.join(self.samplers)}) "
                 f"would take about {_human(self.total_s)} on this {device} (sampling {_human(self.sampling_s)}, "
-                f"I3D features {_human(self.features_s)}), extrapolated from this run's timings")
+                f"I3D features {features}), extrapolated from this run's timings")
 
 
 def estimate_protocol(records: list[dict], bench, videos: int = PROTOCOL_VIDEOS,
@@ -49,9 +50,11 @@ def estimate_protocol(records: list[dict], bench, videos: int = PROTOCOL_VIDEOS,
             plan = RolloutPlan.from_extrapolation(bench.frames, bench.context, bench.stride, factor)
             sampling += counted_nfe(bench.samplers[name], plan) * seconds * videos
     frames_timed = [(r["feature_seconds"], r["n_fake"] * r["length"]) for r in timed if r.get("feature_seconds")]
-    per_frame = sum(s for s, _ in frames_timed) / sum(n for _, n in frames_timed) if frames_timed else 0.0
-    lengths = sum(RolloutPlan.from_extrapolation(bench.frames, bench.context, bench.stride, f).length for f in factors)
-    features = per_frame * videos * lengths * (len(per_nfe) + 1)  # every sampler, plus the real videos once
+    features = None
+    if frames_timed:
+        per_frame = sum(s for s, _ in frames_timed) / sum(n for _, n in frames_timed)
+        lengths = sum(RolloutPlan.from_extrapolation(bench.frames, bench.context, bench.stride, f).length for f in factors)
+        features = per_frame * videos * lengths * (len(per_nfe) + 1)  # every sampler, plus the real videos once
     return Estimate(sampling, features, videos, tuple(factors), tuple(per_nfe))
 
 

@@ -21,7 +21,8 @@ def write_reports(out: Path, records: list[dict], bench) -> None:
     if any(r.get("fvd") is not None for r in records):
         fvd_vs_nfe(records, out / "fvd_vs_nfe.png")
     for factor in sorted({r["extrap"] for r in records}):
-        _grid(out, bench, factor, [r["sampler"] for r in records if r["extrap"] == factor])
+        done = {r["sampler"] for r in records if r["extrap"] == factor}
+        _grid(out, bench, factor, [name for name in bench.config.samplers if name in done])  # the order asked for
 
 
 def _grid(out: Path, bench, factor: int, samplers: list[str]) -> None:
@@ -35,4 +36,5 @@ def _grid(out: Path, bench, factor: int, samplers: list[str]) -> None:
     rows = min(len(c) for c in columns)
     if rows == 0:
         return
-    write_video(video_grid([c[:rows] for c in columns]), out / f"grid_{factor}x.gif")
+    # Native size: a grid of long rollouts upscaled 2x runs to tens of MB; viewers can scale it up.
+    write_video(video_grid([c[:rows] for c in columns]), out / f"grid_{factor}x.gif", scale=1)

@@ -27,3 +27,11 @@ def test_estimate_scales_measured_costs():
 
 def test_no_records_no_estimate():
     assert estimate_protocol([], SimpleNamespace()) is None
+
+
+def test_without_fvd_the_features_are_not_guessed():
+    bench = SimpleNamespace(frames=16, context=2, stride=14, samplers={"mgm": build_sampler("mgm")})
+    got = estimate_protocol([dict(sampler="mgm", nfe=60, seconds_per_video=0.6, feature_seconds=None, n_fake=4,
+                                  length=32)], bench, videos=10, factors=(2,))
+    assert got.features_s is None and got.total_s == got.sampling_s
+    assert "not measured" in got.sentence("cpu")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from maskbench.core.backbone import build_backbone
@@ -71,3 +72,20 @@ def test_loss_decreases_when_overfitting(tmp_path, generator):
         opt.step()
         losses.append(loss.item())
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses
+
+
+def test_ema_warms_up_instead_of_keeping_the_initialisation():
+    from maskbench.core.training.ema import EMA
+
+    live = torch.nn.Linear(4, 4)
+    ema = EMA(live, decay=0.999)
+    with torch.no_grad():
+        live.weight.fill_(1.0)
+    for _ in range(100):
+        ema.update(live)
+    # without warm-up 0.999 ** 100 = 90% of the initial weights would remain; with it, almost none
+    assert torch.allclose(ema.model.weight, torch.ones(4, 4), atol=0.02)
+    assert ema.current_decay() == pytest.approx(101 / 110)
+    restored = EMA(torch.nn.Linear(4, 4), decay=0.999)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.updates == 100 and torch.equal(restored.model.weight, ema.model.weight)

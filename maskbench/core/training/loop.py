@@ -149,6 +149,8 @@ def _write_start(out: Path, config: TrainConfig) -> None:
     from maskbench.eval.provenance import versions
 
     out.mkdir(parents=True, exist_ok=True)
+    with (out / "commands.txt").open("a") as handle:  # the first line started the run, later ones resumed it
+        handle.write(" ".join(os.sys.argv) + "\n")
     (out / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
     (out / "versions.json").write_text(json.dumps(versions(), indent=2))
 
@@ -156,10 +158,11 @@ def _write_start(out: Path, config: TrainConfig) -> None:
 def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
     """Save the EMA model with its card, and the loss curve."""
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    last = metrics[-1]
-    extra = {"steps": last["step"], "final_loss": last["loss"], "wall_time_s": last.get("wall_s", last["elapsed_s"]),
-             "init_from": config.init_from,
-             "command": " ".join(os.sys.argv), "cache": config.cache, **config.extra}
+    last, commands = metrics[-1], (out / "commands.txt").read_text().splitlines()
+    recent = [m["loss"] for m in metrics if m["step"] > last["step"] - 100]
+    extra = {"steps": last["step"], "final_loss": last["loss"], "loss_mean_last_100_steps": sum(recent) / len(recent),
+             "wall_time_s": last.get("wall_s", last["elapsed_s"]), "init_from": config.init_from,
+             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache, **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)
     save_model(ema.model, out / "model", card)

@@ -104,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from maskbench.eval.config import RunConfig
     from maskbench.eval.run import run_benchmark
 
-    videos = args.videos or default_videos(local_device(args.device))
+    videos = args.videos if args.videos is not None else default_videos(local_device(args.device))
     config = RunConfig(
         samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
         tokenizer_path=args.tokenizer_path, data=args.data, split=None if args.split == "all" else args.split, videos=videos,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from maskbench.cli import main, sampler_options
@@ -18,7 +17,7 @@ from maskbench.eval.paper import PAPER_FILE, load_paper
 
 ROOT = Path(__file__).resolve().parents[2]
 GRIDS = sorted(p for p in (ROOT / "benchmarks" / "experiments").glob("*.yaml") if p.name != "paper.yaml")
-FRAMES, CONTEXT, STRIDE = 5, 1, 4
+FRAMES, CONTEXT, STRIDE = 5, 1, 4  # the tiny model of conftest.py
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=lambda p: p.stem)
@@ -82,26 +81,7 @@ def test_missing_model_fails_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-# --- end to end on a tiny model, tokenizer and data (as tests/eval/test_run.py) -------------------------
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    from diffusers import VQModel
-
-    from maskbench.core.backbone import build_backbone
-    from maskbench.core.checkpoint import ModelCard, save_model
-    from maskbench.core.data.vizdoom import render_dataset
-
-    root = tmp_path_factory.mktemp("assets")
-    render_dataset(root / "data", videos=2, frames=12, size=64, seed=0, workers=1, progress=False)
-    vq = VQModel(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                 block_out_channels=(8, 8, 8, 8), layers_per_block=1, latent_channels=4, num_vq_embeddings=32,
-                 vq_embed_dim=4, norm_num_groups=4)
-    vq.save_pretrained(root / "vq")
-    torch.manual_seed(0)
-    model = build_backbone("tiny", vocab_size=32, max_frames=FRAMES, height=8, width=8)
-    save_model(model, root / "model", ModelCard(FRAMES, CONTEXT, STRIDE, tokenizer="vqgan", frame_size=64))
-    return root
+# --- end to end on the tiny model, tokenizer and data of conftest.py's `assets` -------------------------
 
 
 def tiny_grid(assets, path):

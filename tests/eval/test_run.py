@@ -9,34 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-
-from maskbench.core.backbone import build_backbone
-from maskbench.core.checkpoint import ModelCard, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAMES, CONTEXT, STRIDE = 5, 1, 4
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    """A rendered ViZDoom set, a random tiny VQ tokenizer (f8) and a tiny backbone on its codes."""
-    from diffusers import VQModel
-
-    from maskbench.core.data.vizdoom import render_dataset
-
-    root = tmp_path_factory.mktemp("assets")
-    render_dataset(root / "data", videos=3, frames=20, size=64, seed=0, workers=1, progress=False)
-    vq = VQModel(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                 block_out_channels=(8, 8, 8, 8), layers_per_block=1, latent_channels=4, num_vq_embeddings=32,
-                 vq_embed_dim=4, norm_num_groups=4)
-    vq.save_pretrained(root / "vq")
-    torch.manual_seed(0)
-    model = build_backbone("tiny", vocab_size=32, max_frames=FRAMES, height=8, width=8)
-    save_model(model, root / "model", ModelCard(FRAMES, CONTEXT, STRIDE, tokenizer="vqgan", frame_size=64))
-    vq.save_pretrained(root / "not-a-backbone")
-    (root / "not-a-backbone" / "maskbench.json").write_text((root / "model" / "maskbench.json").read_text())
-    return root
+FRAMES, CONTEXT, STRIDE = 5, 1, 4  # the tiny model of conftest.py
 
 
 def run_args(assets, out, *extra, samplers="mgm,fm", extrap="2,3"):

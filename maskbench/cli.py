@@ -129,7 +129,7 @@ def add_run_parser(sub) -> None:
                    "(default: the embedded ViZDoom test split, rendered on first use)")
     p.add_argument("--split", default="test", help="split of the data: train, test or all (default test)")
     p.add_argument("--videos", type=int, help="videos per cell (paper: 625 DMLab / 704 FFS; default 256 on CUDA, "
-                   "4 on CPU: about 10 minutes on 2 cores, FVD biased)")
+                   "4 on CPU: about 6 minutes on a 2-core CPU, FVD biased)")
     p.add_argument("--frames", type=int, help="window k (default: the model's training window)")
     p.add_argument("--context", type=int, help="context frames m (default: the model card's)")
     p.add_argument("--stride", type=int, help="stride s (default: the model card's)")

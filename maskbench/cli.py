@@ -146,7 +146,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from maskbench.eval.experiments import load_grid, run_grid
 
     grid = load_grid(args.grid)
-    runs = grid.configs(out=args.out, only=args.variants, videos=args.videos, device=args.device,
+    runs = grid.configs(out=args.out, only=args.variants, samplers=args.samplers, factors=args.extrap,
+                        videos=args.videos, device=args.device,
                         batch_size=args.batch_size, fvd=args.fvd)
     outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
     print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
@@ -162,6 +163,10 @@ def add_experiment_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
     p.add_argument("--no-fvd", dest="fvd", action="store_false", default=None, help="skip FVD (NFE and timing only)")
     p.add_argument("--variants", type=name_list, default=(), help="run only these variants (comma-separated)")
+    p.add_argument("--samplers", type=name_list, default=(),
+                   help="run only these of each variant's samplers (comma-separated), e.g. mgm")
+    p.add_argument("--extrap", type=int_list, default=(),
+                   help="run only these of each variant's extrapolation factors (comma-separated), e.g. 1,2")
     p.set_defaults(func=cmd_experiment)
 
 

@@ -10,7 +10,9 @@ A grid file::
       autoregressive: {context: 15, stride: 1}
 
 Every key of ``defaults`` and of a variant is a :class:`RunConfig` field except ``out``: variant ``v``
-runs into ``<out>/v`` through ``run_benchmark``, so a rerun skips the cells it finished. ``options``
+runs into ``<out>/v`` through ``run_benchmark``, so a rerun skips the cells it finished, and a cell
+already measured with the identical key by any grid beside it (``<out>/../*/*/results.jsonl``: Table 3's
+frame-level MGM at 1x is Table 4's and Figure 4's) is copied instead of sampled again. ``options``
 is a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``), merged key by key. Relative
 paths (``model``, ``data``, ``tokenizer_path``) are taken from the current folder, else from the
 project root.
@@ -97,16 +99,26 @@ class Grid:
     def default_out(self) -> Path:
         return Path("runs") / "experiments" / self.name
 
-    def configs(self, out: str | Path | None = None, only: tuple[str, ...] = (),
-                **overrides: Any) -> list[tuple[str, RunConfig]]:
-        """``(variant, RunConfig)`` of the chosen variants (all when ``only`` is empty), CLI overrides applied."""
+    def configs(self, out: str | Path | None = None, only: tuple[str, ...] = (), samplers: tuple[str, ...] = (),
+                factors: tuple[int, ...] = (), **overrides: Any) -> list[tuple[str, RunConfig]]:
+        """``(variant, RunConfig)`` of the chosen variants (all when ``only`` is empty), CLI overrides applied.
+
+        ``samplers`` / ``factors`` (when given) keep only those of each variant's cells; a variant left
+        with none is dropped.
+        """
         names = [v.name for v in self.variants]
         missing = [name for name in only if name not in names]
         if missing:
             raise MaskbenchError(f"grid {self.name!r} has no variant {', '.join(missing)}; "
                                  f"variants: {', '.join(names)}")
         chosen = [v for v in self.variants if not only or v.name in only]
-        return [(v.name, v.config(Path(out or self.default_out), **overrides)) for v in chosen]
+        runs = [(v.name, v.config(Path(out or self.default_out), **overrides)) for v in chosen]
+        runs = [(name, _only_cells(config, samplers, factors)) for name, config in runs]
+        kept = [(name, config) for name, config in runs if config is not None]
+        if not kept:
+            raise MaskbenchError(f"grid {self.name!r}: no variant has a cell with samplers "
+                                 f"{','.join(samplers) or 'any'} at factors {','.join(map(str, factors)) or 'any'}")
+        return kept
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -124,6 +136,19 @@ def load_grid(path: str | Path) -> Grid:
         raise MaskbenchError(f"{path}: {error}") from None
 
 
+def _only_cells(config: RunConfig, samplers: tuple[str, ...], factors: tuple[int, ...]) -> RunConfig | None:
+    keep_samplers = tuple(s for s in config.samplers if not samplers or s in samplers)
+    keep_factors = tuple(f for f in config.factors if not factors or f in factors)
+    if not keep_samplers or not keep_factors:
+        return None
+    return dataclasses.replace(config, samplers=keep_samplers, factors=keep_factors)
+
+
+def measured_cells(out: Path) -> list[Path]:
+    """Every results file of every grid beside ``out`` (``<out>/../*/*/results.jsonl``): cells to reuse."""
+    return sorted(Path(out).parent.parent.glob("*/*/results.jsonl"))
+
+
 def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Callable[[RunConfig], dict]) -> list[Path]:
     """Run each variant with ``run_benchmark``; samplers, options and models are all checked first."""
     from maskbench.eval.run import run_benchmark
@@ -134,7 +159,7 @@ def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Call
     outs = []
     for index, ((name, config), built) in enumerate(zip(runs, samplers), start=1):
         print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
-        outs.append(run_benchmark(config, built))
+        outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
     return outs
 
 

@@ -1,15 +1,19 @@
 """``maskbench run``: samplers x extrapolation factors -> counted NFE, seconds, FVD, tables, plots, grids.
 
 Each finished cell is appended to ``results.jsonl`` at once, so an interrupted run loses at most
-the cell in progress, and a rerun with the same ``--out`` skips what is done. Under ``torchrun`` or
-the ``deepspeed`` launcher, batches are sharded over ranks and rank 0 gathers and writes.
+the cell in progress, and a rerun with the same ``--out`` skips what is done. A cell with the same key
+in another run's ``results.jsonl`` (``reuse``: e.g. another grid that measured the identical cell) is
+copied with its samples instead of computed again. Under ``torchrun`` or the ``deepspeed`` launcher,
+batches are sharded over ranks and rank 0 gathers and writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +22,20 @@ from tqdm import tqdm
 
 from maskbench.core.denoiser import CountingDenoiser
 from maskbench.core.distributed import gather, init_process_group, shutdown, world
-from maskbench.eval.bench import Bench, prepare
+from maskbench.eval.bench import DEFAULT_MODEL, Bench, prepare
 from maskbench.eval.config import RunConfig
 from maskbench.eval.store import ResultStore
 from maskbench.eval.timing import stopwatch
 
 
-def run_benchmark(config: RunConfig, samplers: dict) -> Path:
-    """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``."""
+def run_benchmark(config: RunConfig, samplers: dict, reuse: Iterable[Path] = ()) -> Path:
+    """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``.
+
+    ``reuse``: other ``results.jsonl`` files whose cells with an identical key are copied, not rerun.
+    """
     init_process_group()
     rank, _ = world()
-    out = Path(config.out)
+    out, reuse = Path(config.out), list(reuse)
     bench = prepare(config, samplers)
     store = ResultStore(out / "results.jsonl")
     if rank == 0:
@@ -39,7 +46,8 @@ def run_benchmark(config: RunConfig, samplers: dict) -> Path:
         if store.has(key):
             _say(rank, f"{name} {factor}x: done in an earlier run, skipped")
             continue
-        record = run_cell(bench, name, factor, key)
+        found = measured_elsewhere(key, reuse, out)
+        record = copy_cell(found, out, name, factor) if found else run_cell(bench, name, factor, key)
         if rank == 0:
             store.append(record)
             _say(rank, _summary(record))
@@ -58,9 +66,32 @@ def cell_key(bench: Bench, name: str, factor: int) -> str:
     c = bench.config
     sampler = bench.samplers[name]
     ident = dict(sampler=name, factor=factor, options=repr(sampler.options), frames=bench.frames, context=bench.context,
-                 stride=bench.stride, videos=c.videos, seed=c.seed, model=str(c.model), data=str(c.data), fvd=c.fvd,
+                 stride=bench.stride, videos=c.videos, seed=c.seed, model=str(Path(c.model or DEFAULT_MODEL).resolve()),
+                 data=str(c.data), fvd=c.fvd,
                  batch=bench.batch_size)
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def measured_elsewhere(key: str, reuse: Iterable[Path], out: Path) -> tuple[Path, dict] | None:
+    """``(folder, record)`` of the first other results file holding the cell ``key``, else ``None``."""
+    for path in reuse:
+        path = Path(path)
+        if path.parent.resolve() != out.resolve() and path.is_file():
+            record = next((r for r in ResultStore(path).records if r.get("key") == key), None)
+            if record is not None:
+                return path.parent, record
+    return None
+
+
+def copy_cell(found: tuple[Path, dict], out: Path, name: str, factor: int) -> dict:
+    """The record (and kept samples) of a cell measured in ``found``'s folder, marked with where it came from."""
+    folder, record = found
+    samples = folder / "samples" / f"{name}-{factor}x.npy"
+    if samples.is_file() and world()[0] == 0:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(samples, out / "samples" / samples.name)
+    _say(world()[0], f"{name} {factor}x: identical cell measured in {folder}, copied")
+    return {**record, "reused_from": str(folder)}
 
 
 def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:

@@ -42,6 +42,17 @@ def test_shipped_grids_mirror_the_paper():
     assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
 
 
+def test_cell_filters_keep_only_the_asked_cells():
+    grid = load_grid(ROOT / "benchmarks" / "experiments" / "table3.yaml")  # mgm, fm x 1, 2, 5 in two variants
+    runs = dict(grid.configs(samplers=("fm", "df"), factors=(5, 2)))
+    assert set(runs) == {"frame-level", "constant"}
+    assert all(c.samplers == ("fm",) and c.factors == (2, 5) for c in runs.values())  # the grid's order kept
+    table4 = dict(load_grid(ROOT / "benchmarks" / "experiments" / "table4.yaml").configs(samplers=("fm",)))
+    assert list(table4) == ["time-dependent"]  # time-independent has no fm cell: dropped
+    with pytest.raises(MaskbenchError, match="no variant has a cell"):
+        grid.configs(factors=(10,))
+
+
 @pytest.mark.parametrize(
     "text,fragment",
     [
@@ -125,6 +136,21 @@ def test_experiment_rerun_skips_finished_cells(experiment, capsys):
     assert capsys.readouterr().out.count("skipped") == 2
     after = [(root / "runs" / "tiny" / v / "results.jsonl").read_text() for v in ("full-sequence", "autoregressive")]
     assert after == before
+
+
+def test_identical_cell_of_another_grid_is_copied_not_rerun(experiment, assets, capsys):
+    root, _ = experiment
+    other = yaml.safe_load(tiny_grid(assets, root / "tiny.yaml").read_text())
+    other["variants"] = {"same": {}, "more-steps": {"options": {"mgm.steps": 3}}}
+    (root / "again.yaml").write_text(yaml.safe_dump({**other, "name": "again"}))
+    capsys.readouterr()
+    assert main(["experiment", str(root / "again.yaml"), "--no-fvd", "--out", str(root / "runs" / "again")]) == 0
+    assert capsys.readouterr().out.count("copied") == 1
+    (original,), (same,), (more,) = (records(root / "runs" / g / v) for g, v in
+                                     (("tiny", "full-sequence"), ("again", "same"), ("again", "more-steps")))
+    assert same == {**original, "reused_from": str(root / "runs" / "tiny" / "full-sequence")}
+    assert "reused_from" not in more and more["nfe"] == 3 * 3  # a different option is a different cell
+    assert (root / "runs" / "again" / "same" / "samples" / "mgm-2x.npy").is_file()
 
 
 def test_collect_then_results_page_from_a_real_experiment(experiment, tmp_path):

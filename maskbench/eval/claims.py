@@ -58,8 +58,18 @@ def _versus(arms: tuple[Arm, Arm], a: dict, b: dict) -> str:
     text = (f"{arms[0].label} reaches {_fvd(a)} with {a['nfe']} NFE against {arms[1].label}'s {_fvd(b)} with "
             f"{b['nfe']} NFE ({a['nfe'] / b['nfe']:.2g}x the NFE)")
     if a["fvd"] is not None and b["fvd"] is not None:
-        text += f"; {arms[0].label if a['fvd'] < b['fvd'] else arms[1].label} has the lower FVD"
+        text += f"; {arms[0].label if a['fvd'] < b['fvd'] else arms[1].label} has the lower FVD" + _resolved(a, b)
     return text + _caveat([a, b]) + "."
+
+
+def _resolved(a: dict, b: dict) -> str:
+    """Whether the FVD gap stands out from what two real sets of the same size already differ by."""
+    floors = [r.get("floor") for r in (a, b) if r.get("floor") is not None]
+    if not floors:
+        return ""
+    gap, floor = abs(a["fvd"] - b["fvd"]), max(floors)
+    relation = "smaller than" if gap < floor else "larger than"
+    return f", by {gap:.2f}, {relation} the FVD between two real sets of this size ({floor:.2f})"
 
 
 def _fvd(row: dict) -> str:

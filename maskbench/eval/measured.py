@@ -23,7 +23,23 @@ def load_grids(root: str | Path) -> dict[str, list[dict]]:
         rows = [row for variant in sorted(folder.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
         if rows:
             grids[folder.name] = rows
+    fill_floor([row for rows in grids.values() for row in rows])
     return grids
+
+
+def fill_floor(rows: list[dict]) -> None:
+    """Give rows measured before the real-vs-real FVD was recorded the floor of their length, count and seed.
+
+    The floor depends on nothing else (the same two real sets), so any row that has it speaks for all.
+    """
+    known = {_floor_key(r): r["floor"] for r in rows if r["floor"] is not None}
+    for row in rows:
+        if row["floor"] is None and row["fvd"] is not None:
+            row["floor"] = known.get(_floor_key(row))
+
+
+def _floor_key(row: dict) -> tuple:
+    return row["length"], row["videos"], row["real"], row["seed"]
 
 
 def variant_rows(folder: Path) -> list[dict]:
@@ -57,6 +73,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         model_time_dependent=True,  # every maskbench backbone is conditioned on per-frame t
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
         nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
+        floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
         real=record.get("n_real", 0), finished=record.get("finished", 0.0), device=run.get("machine", {}).get("device"),
     )
 

@@ -14,16 +14,17 @@ def feature_cache_dir() -> Path:
     return Path(root) / "features"
 
 
-def real_features(bench, length: int) -> np.ndarray:
+def real_features(bench, length: int, draw: int = 1) -> np.ndarray:
     """Features ``[N, 400]`` of ``N = --videos`` random real windows of ``length`` frames.
 
     Drawn with a seed apart from the contexts' (paper: an independent random window per video), and
-    computed once per data set, length, count and seed.
+    computed once per data set, length, count and seed. ``draw`` 2 is a second, independent real set
+    of the same size: FVD between the two is what sampling noise alone gives at this ``N``.
     """
     from maskbench.core.data import random_windows
     from maskbench.eval.features import cached_features, i3d_features
 
-    n, seed = bench.config.videos, bench.config.seed + 1
+    n, seed = bench.config.videos, bench.config.seed + draw
     key = f"{bench.videos.video_id()}-L{length}-n{n}-seed{seed}"
 
     def compute() -> np.ndarray:

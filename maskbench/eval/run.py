@@ -165,8 +165,9 @@ def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
     from maskbench.eval.real import real_features
 
     fake = np.concatenate([p["features"] for p in parts])
-    real = real_features(bench, length)
-    return {"fvd": float(fvd_from_features(real, fake)), "n_real": len(real)}
+    real, other = real_features(bench, length), real_features(bench, length, draw=2)
+    return {"fvd": float(fvd_from_features(real, fake)), "n_real": len(real),
+            "fvd_real_vs_real": float(fvd_from_features(real, other))}  # the noise floor at this N and length
 
 
 def _save_samples(bench: Bench, name: str, factor: int, parts: list[dict]) -> None:

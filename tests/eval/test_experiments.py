@@ -182,7 +182,8 @@ def write_variant(folder, recs, masking="frame"):
 @pytest.fixture
 def fabricated(tmp_path):
     runs = tmp_path / "runs"
-    table1 = [record("mgm", 2, 60, 61.234, 300), record("fm", 2, 750, 70.111, 300), record("df", 2, 798, 150.5, 300),
+    table1 = [{**record("mgm", 2, 60, 61.234, 300), "fvd_real_vs_real": 40.0},
+              record("fm", 2, 750, 70.111, 300), record("df", 2, 798, 150.5, 300),
               record("mgm", 5, 120, 111.987, 8), record("fm", 5, 1500, 101.456, 8), record("df", 5, 1596, 280.25, 8)]
     write_variant(runs / "table1" / "frame-level", table1)
     table2 = [record("mgm", 2, 60, 66.5, 300), record("mgm", 2, 340, 33.25, 300, context=15, stride=1)]
@@ -214,6 +215,19 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert page.count("Ours: not yet measured.") == 2  # table3, table4
 
 
+def test_results_page_gives_every_cell_the_real_vs_real_floor_of_its_length(fabricated, tmp_path):
+    runs, _ = fabricated
+    main(["results", "--collect", str(runs), "--docs", str(tmp_path / "docs")])
+    rows = markdown_rows((tmp_path / "docs" / "results.md").read_text())
+    floors = {(r.get("variant"), r.get("sampler"), r["extrap."]): r["FVD real vs real"] for r in rows if "extrap." in r}
+    # one 2x cell of 300 videos recorded it; every 2x cell of 300 videos shares the same two real sets
+    assert floors[None, "fm", "2x"] == floors["autoregressive", None, "2x"] == "40.00"
+    assert floors[None, "mgm", "5x"] == "-"  # 8 videos at 5x: another count and length, not known
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "has the lower FVD, by 33.25, smaller than the FVD between two real sets of this size (40.00)" in page
+    assert "FM has the lower FVD, by" not in page.split("5x:")[0]  # 2x: MGM is lower
+
+
 def test_results_page_regenerates_from_the_docs_tree_alone(fabricated, tmp_path):
     runs, _ = fabricated
     docs = tmp_path / "docs"
@@ -235,6 +249,8 @@ def test_results_page_numbers_come_from_the_files(fabricated, tmp_path):
     paper = load_paper(ROOT / PAPER_FILE).values
     allowed = {f"{r[k]:.2f}" for r in recs for k in ("fvd", "seconds_per_video")}
     allowed |= {f"{getattr(v, k):.2f}" for v in paper for k in ("fvd", "seconds") if getattr(v, k) is not None}
+    allowed |= {f"{r['fvd_real_vs_real']:.2f}" for r in recs if "fvd_real_vs_real" in r}
+    allowed |= {f"{abs(a['fvd'] - b['fvd']):.2f}" for a in recs for b in recs}  # gaps the discussion names
     decimals = set(re.findall(r"(?<![\d.])(\d+\.\d\d)(?![\dx])", page))  # ratios are printed as 0.08x
     assert decimals and decimals <= allowed, decimals - allowed
     nfe_column = [int(row["NFE (counted)"]) for row in markdown_rows(page)]

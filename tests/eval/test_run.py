@@ -53,6 +53,10 @@ def test_run_writes_every_output(finished):
     assert recs["fm", 2]["nfe"] == 3 * 5 and recs["fm", 3]["nfe"] == 4 * 5
     for r in recs.values():
         assert r["fvd"] > 0 and r["n_fake"] == 2 and r["n_real"] == 2 and r["seconds_per_video"] > 0
+        assert r["fvd_real_vs_real"] > 0  # two independent real sets: the FVD noise floor at this N
+    for factor in (2, 3):  # the floor depends on the length and N only, not on the sampler
+        assert recs["mgm", factor]["fvd_real_vs_real"] == recs["fm", factor]["fvd_real_vs_real"]
+    assert recs["mgm", 2]["fvd_real_vs_real"] != recs["mgm", 3]["fvd_real_vs_real"]
     assert "biased" in (out / "results.md").read_text()
     run = json.loads((out / "run.json").read_text())
     assert run["versions"]["torch"] and run["machine"]["cpu_count"] and run["config"]["videos"] == 2

@@ -176,12 +176,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     from maskbench.eval.collect import collect_runs
     from maskbench.eval.experiments import resolve_path
     from maskbench.eval.paper import PAPER_FILE
-    from maskbench.eval.results_page import write_results_page
+    from maskbench.eval.results_page import update_readme, write_results_page
 
     if args.collect:
         written = collect_runs(args.collect, Path(args.docs) / "results")
         print(f"collected {len(written)} variant folder(s) from {args.collect} into {Path(args.docs) / 'results'}")
-    print(f"wrote {write_results_page(args.docs, args.paper or resolve_path(str(PAPER_FILE)))}")
+    paper = args.paper or resolve_path(str(PAPER_FILE))
+    print(f"wrote {write_results_page(args.docs, paper)}")
+    if args.readme and update_readme(args.readme, args.docs, paper):
+        print(f"updated the headline table in {args.readme}")
     return 0
 
 
@@ -192,6 +195,8 @@ def add_results_parser(sub) -> None:
                         "(default RUNS_DIR: runs/experiments)")
     p.add_argument("--docs", default="docs", help="folder of results.md; its results/ sub-folder is the source (default docs)")
     p.add_argument("--paper", help="the paper's reported values (default benchmarks/experiments/paper.yaml)")
+    p.add_argument("--readme", help="also rewrite this file's headline block (between <!-- headline:start ... --> and "
+                                    "<!-- headline:end -->) with Table 1, e.g. README.md; a file without it is left alone")
     p.set_defaults(func=cmd_results)
 
 

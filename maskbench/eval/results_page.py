@@ -20,6 +20,7 @@ from maskbench.eval.plots import fvd_vs_nfe, fvd_vs_steps
 from maskbench.eval.tables import FEW_VIDEOS
 
 DAGGER = "†"
+HEADLINE = ("<!-- headline:start (maskbench results writes this block) -->", "<!-- headline:end -->")
 FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
 
 
@@ -98,6 +99,24 @@ def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
     page = "\n".join([_header(paper), *body, "## Discussion\n", *filter(None, discussion)])
     (docs / "results.md").write_text(page)
     return docs / "results.md"
+
+
+def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) -> bool:
+    """Replace the README's block between the ``HEADLINE`` markers with Table 1 as on the page.
+
+    Returns ``False`` (and writes nothing) when the README has no such block.
+    """
+    readme = Path(readme)
+    text = readme.read_text() if readme.is_file() else ""
+    start, end = (text.find(marker) for marker in HEADLINE)
+    if start < 0 or end < start:
+        return False
+    rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
+    table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
+    block = (f"{HEADLINE[0]}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md) "
+             f"(`maskbench results`; {_provenance(rows) if rows else 'no run yet'}):\n\n{table}")
+    readme.write_text(text[:start] + block + text[end:])
+    return True
 
 
 def _header(paper: PaperReference) -> str:

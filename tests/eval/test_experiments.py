@@ -228,6 +228,20 @@ def test_results_page_gives_every_cell_the_real_vs_real_floor_of_its_length(fabr
     assert "FM has the lower FVD, by" not in page.split("5x:")[0]  # 2x: MGM is lower
 
 
+def test_results_rewrites_only_the_readme_headline_block(fabricated, tmp_path):
+    runs, _ = fabricated
+    readme, plain = tmp_path / "README.md", tmp_path / "OTHER.md"
+    readme.write_text("intro\n<!-- headline:start (maskbench results writes this block) -->\nold\n<!-- headline:end -->\nrest\n")
+    plain.write_text("no block here\n")
+    docs = str(tmp_path / "docs")
+    assert main(["results", "--collect", str(runs), "--docs", docs, "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("<!-- headline:end -->\nrest\n") and "old" not in text
+    assert "111.99†" in text and "59.93 (T1, T5)" in text and "(docs/results.md)" in text
+    assert main(["results", "--docs", docs, "--readme", str(readme)]) == 0 and readme.read_text() == text  # stable
+    assert main(["results", "--docs", docs, "--readme", str(plain)]) == 0 and plain.read_text() == "no block here\n"
+
+
 def test_results_page_regenerates_from_the_docs_tree_alone(fabricated, tmp_path):
     runs, _ = fabricated
     docs = tmp_path / "docs"

@@ -88,8 +88,16 @@ def _paper_sentence(arms: tuple[Arm, Arm], a: dict, b: dict, paper: PaperReferen
     for dataset in paper.datasets:
         va, vb = paper.beside(a, dataset, tables), paper.beside(b, dataset, tables)
         if va and vb:
-            parts.append(f"on {dataset}, {arms[0].label} {_reported(va[0])} against {arms[1].label} {_reported(vb[0])}")
+            parts.append(f"on {dataset}, {arms[0].label} {_reported(va[0])} against {arms[1].label} {_reported(vb[0])}"
+                         + _order(a, b, va[0], vb[0]))
     return f" The paper reports, {'; '.join(parts)}." if parts else ""
+
+
+def _order(a: dict, b: dict, va, vb) -> str:
+    """Whether our two FVDs rank the arms as the paper's two do."""
+    if None in (a["fvd"], b["fvd"], va.fvd, vb.fvd) or a["fvd"] == b["fvd"] or va.fvd == vb.fvd:
+        return ""
+    return ", the same order as ours" if (a["fvd"] < b["fvd"]) == (va.fvd < vb.fvd) else ", the opposite order to ours"
 
 
 def _reported(value) -> str:

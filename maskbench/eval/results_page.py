@@ -21,6 +21,7 @@ from maskbench.eval.tables import FEW_VIDEOS
 
 DAGGER = "†"
 HEADLINE = ("<!-- headline:start (maskbench results writes this block) -->", "<!-- headline:end -->")
+READING_FILE = "discussion.yaml"  # beside paper.yaml
 FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
 
 
@@ -91,14 +92,51 @@ def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
     images = docs / "results"
     images.mkdir(parents=True, exist_ok=True)
     grids, paper = load_grids(images), load_paper(paper_path)
+    reading = load_reading(Path(paper_path).with_name(READING_FILE))
     sections = list(SECTIONS) + [Section(name, f"Experiment `{name}`", "", GENERIC)
                                  for name in grids if name not in {s.grid for s in SECTIONS}]
     figures = _figures(grids, images)
     body = [_section(s, grids.get(s.grid, []), paper, figures, images) for s in sections]
-    discussion = [_discussion(s, grids.get(s.grid, []), paper) for s in sections]
-    page = "\n".join([_header(paper), *body, "## Discussion\n", *filter(None, discussion)])
+    discussion = [_discussion(s, grids.get(s.grid, []), paper) + _reading(reading, s.grid) for s in sections]
+    page = "\n".join([_header(paper), _setting(grids, reading), *body, "## Discussion\n", *filter(None, discussion)])
     (docs / "results.md").write_text(page)
     return docs / "results.md"
+
+
+def load_reading(path: Path) -> dict:
+    """Our reading of the results (``discussion.yaml``: ``setting`` and one text per grid), written by
+    people next to the generated comparisons; it holds no measured numbers. Empty when absent."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return data if isinstance(data, dict) else {}
+
+
+def _reading(reading: dict, grid: str) -> str:
+    text = (reading.get("grids") or {}).get(grid)
+    return f"\nOur reading: {' '.join(str(text).split())}\n" if text else ""
+
+
+def _setting(grids: dict, reading: dict) -> str:
+    """What was measured on what, from the result files; then the written context, if any."""
+    rows = [r for rows in grids.values() for r in rows]
+    if not rows:
+        return ""
+    models = dict.fromkeys((r["masking"], r["train_steps"], r["train_loss"], r["tokenizer"]) for r in rows)
+    trained = "; ".join(f"{m} masking, {_trained(s, l)}, tokenizer `{t}`" for m, s, l, t in models)
+    machines = ", ".join(f"{d} ({n} thread{'s' if n != 1 else ''} per process)"
+                         for d, n in dict.fromkeys((r["device"], r["threads"]) for r in rows))
+    counts = ", ".join(str(v) for v in sorted({r["videos"] for r in rows if r["fvd"] is not None}))
+    text = (f"## Setting\n\nMeasured with the shipped models ({trained}), sampled on {machines}; "
+            f"generated videos per FVD cell: {counts or 'none'}.\n")
+    extra = reading.get("setting")
+    return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
+
+
+def _trained(steps: int | None, loss: float | None) -> str:
+    if steps is None:
+        return "training length not recorded"
+    return f"{steps} training steps" + (f" (mean loss of the last 100: {loss:.2f})" if loss is not None else "")
 
 
 def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) -> bool:

@@ -228,6 +228,23 @@ def test_results_page_gives_every_cell_the_real_vs_real_floor_of_its_length(fabr
     assert "FM has the lower FVD, by" not in page.split("5x:")[0]  # 2x: MGM is lower
 
 
+def test_results_page_setting_order_and_written_reading(fabricated, tmp_path):
+    runs, _ = fabricated
+    paper = tmp_path / "paper.yaml"
+    paper.write_text((ROOT / PAPER_FILE).read_text())
+    (tmp_path / "discussion.yaml").write_text("setting: Small model,\n  small data.\ngrids:\n  table2: Context helps.\n")
+    docs = tmp_path / "docs"
+    assert main(["results", "--collect", str(runs), "--docs", str(docs), "--paper", str(paper)]) == 0
+    page = (docs / "results.md").read_text()
+    assert "## Setting" in page and "frame masking, training length not recorded" in page and "cpu (" in page
+    assert "Small model, small data." in page and "Our reading: Context helps." in page
+    assert page.index("Our reading: Context helps.") > page.index("### Autoregressive")
+    # ours: MGM 61.23 < FM 70.11 at 2x, as the paper's FFS 59.93 < 66.94; at 5x ours flip (111.99 > 101.46)
+    two, five = page.split("### Samplers across")[1].split("- Ours: 5x")
+    assert "59.93 at 60 NFE (T1)" in two and "the same order as ours" in two
+    assert "the opposite order to ours" in five
+
+
 def test_results_rewrites_only_the_readme_headline_block(fabricated, tmp_path):
     runs, _ = fabricated
     readme, plain = tmp_path / "README.md", tmp_path / "OTHER.md"

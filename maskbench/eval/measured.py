@@ -74,7 +74,8 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
         nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
         floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
-        real=record.get("n_real", 0), finished=record.get("finished", 0.0), device=run.get("machine", {}).get("device"),
+        real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
+        reused="reused_from" in record, device=run.get("machine", {}).get("device"),
         threads=run.get("machine", {}).get("torch_threads"), train_steps=card.get("extra", {}).get("steps"),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
     )

@@ -176,7 +176,7 @@ def _section(section: Section, rows: list[dict], paper: PaperReference, figures:
     command = f"`maskbench experiment benchmarks/experiments/{section.grid}.yaml`"
     if not rows:
         return head + f"Not yet measured: run {command}, then `maskbench results --collect runs/experiments`.\n"
-    parts = [head + f"Reproduce: {command}. {_provenance(rows)}\n", _table(section, rows, paper)]
+    parts = [head + f"Reproduce: {command}. {_provenance(rows)} {_wall(rows)}\n", _table(section, rows, paper)]
     parts += [f"![{alt}](results/{name})\n" for grid, alt, name in figures if grid == section.grid]
     parts.append(_gif(section.grid, rows, images))
     return "\n".join(p for p in parts if p)
@@ -199,6 +199,21 @@ def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
 def _provenance(rows: list[dict]) -> str:
     seen = dict.fromkeys((r["variant"], r["model"], r["masking"], r["device"]) for r in rows)
     return "Measured: " + "; ".join(f"`{v}`: model `{m}` ({k} masking) on {d}" for v, m, k, d in seen) + "."
+
+
+def _wall(rows: list[dict]) -> str:
+    """The grid's wall time here: its own cells (copies of other grids' identical cells cost nothing)."""
+    own = [r for r in rows if not r["reused"]]
+    timed = [r["wall"] for r in own if r["wall"] is not None]
+    text = f"Wall time: {sum(timed) / 60:.1f} min for the {_cells(len(timed))} measured in this grid"
+    if len(timed) < len(own):
+        text += f" (and {_cells(len(own) - len(timed))} measured before wall time was recorded)"
+    copied = len(rows) - len(own)
+    return text + (f"; {_cells(copied)} copied from identical cells of other grids." if copied else ".")
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell{'' if count == 1 else 's'}"
 
 
 def _figures(grids: dict, images: Path) -> list[tuple[str, str, str]]:

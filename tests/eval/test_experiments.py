@@ -169,7 +169,7 @@ def record(sampler, extrap, nfe, fvd, videos, frames=16, context=2, stride=14, o
     options = options or f"Options(time_independent=False, schedule='sigmoid', steps={20 if sampler == 'mgm' else 250})"
     return dict(key=f"{sampler}{extrap}{context}{options}", sampler=sampler, extrap=extrap, length=extrap * frames,
                 frames=frames, context=context, stride=stride, nfe=nfe, seconds_total=1.0, seconds_per_video=nfe / 997,
-                n_fake=videos, n_real=videos, fvd=fvd, options=options, seed=0, finished=1.0)
+                n_fake=videos, n_real=videos, fvd=fvd, options=options, seed=0, finished=1.0, wall_seconds=90.0)
 
 
 def write_variant(folder, recs, masking="frame"):
@@ -187,7 +187,7 @@ def fabricated(tmp_path):
               record("mgm", 5, 120, 111.987, 8), record("fm", 5, 1500, 101.456, 8), record("df", 5, 1596, 280.25, 8)]
     write_variant(runs / "table1" / "frame-level", table1)
     table2 = [record("mgm", 2, 60, 66.5, 300), record("mgm", 2, 340, 33.25, 300, context=15, stride=1)]
-    write_variant(runs / "table2" / "full-sequence", table2[:1])
+    write_variant(runs / "table2" / "full-sequence", [{**table2[0], "reused_from": "runs/table1/frame-level"}])
     write_variant(runs / "table2" / "autoregressive", table2[1:])
     fig4 = [record("mgm", 1, s, 90.0 - s / 10, 300, options=f"MGMOptions(steps={s})") for s in (5, 10, 20)]
     write_variant(runs / "figure4" / "mgm", fig4)
@@ -213,6 +213,8 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "MGM reaches FVD 61.23 with 60 NFE against FM's FVD 70.11 with 750 NFE" in page
     assert "autoregressive MGM reaches FVD 33.25 with 340 NFE" in page
     assert page.count("Ours: not yet measured.") == 2  # table3, table4
+    assert "Wall time: 9.0 min for the 6 cells measured in this grid." in page  # table1: 6 x 90 s
+    assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2
 
 
 def test_results_page_gives_every_cell_the_real_vs_real_floor_of_its_length(fabricated, tmp_path):

@@ -54,6 +54,7 @@ def test_run_writes_every_output(finished):
     for r in recs.values():
         assert r["fvd"] > 0 and r["n_fake"] == 2 and r["n_real"] == 2 and r["seconds_per_video"] > 0
         assert r["fvd_real_vs_real"] > 0  # two independent real sets: the FVD noise floor at this N
+        assert r["wall_seconds"] > r["seconds_total"] + r["feature_seconds"]  # plus warm-up, decoding, FVD
     for factor in (2, 3):  # the floor depends on the length and N only, not on the sampler
         assert recs["mgm", factor]["fvd_real_vs_real"] == recs["fm", factor]["fvd_real_vs_real"]
     assert recs["mgm", 2]["fvd_real_vs_real"] != recs["mgm", 3]["fvd_real_vs_real"]

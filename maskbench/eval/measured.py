@@ -20,11 +20,17 @@ def load_grids(root: str | Path) -> dict[str, list[dict]]:
     root = Path(root)
     grids = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        rows = [row for variant in sorted(folder.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
+        variants = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
+        rows = [row for variant in variants for row in variant_rows(variant)]
         if rows:
             grids[folder.name] = rows
     fill_floor([row for rows in grids.values() for row in rows])
     return grids
+
+
+def natural_key(name: str) -> list:
+    """Sort key reading digit runs as numbers: ``mgm-5`` before ``mgm-10`` before ``mgm-100``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 def fill_floor(rows: list[dict]) -> None:

@@ -197,17 +197,20 @@ def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
 
 
 def _provenance(rows: list[dict]) -> str:
-    seen = dict.fromkeys((r["variant"], r["model"], r["masking"], r["device"]) for r in rows)
-    return "Measured: " + "; ".join(f"`{v}`: model `{m}` ({k} masking) on {d}" for v, m, k, d in seen) + "."
+    models: dict[tuple, list[str]] = {}
+    for r in rows:
+        names = models.setdefault((r["model"], r["masking"], r["device"]), [])
+        names += [] if f"`{r['variant']}`" in names else [f"`{r['variant']}`"]
+    return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k} masking) on {d}" for (m, k, d), v in models.items()) + "."
 
 
 def _wall(rows: list[dict]) -> str:
     """The grid's wall time here: its own cells (copies of other grids' identical cells cost nothing)."""
     own = [r for r in rows if not r["reused"]]
     timed = [r["wall"] for r in own if r["wall"] is not None]
-    text = f"Wall time: {sum(timed) / 60:.1f} min for the {_cells(len(timed))} measured in this grid"
+    text = f"Wall time: {sum(timed) / 60:.1f} min for the {_cells(len(timed))} measured in this grid" if timed else "Wall time"
     if len(timed) < len(own):
-        text += f" (and {_cells(len(own) - len(timed))} measured before wall time was recorded)"
+        text += f" ({'and ' if timed else 'not recorded: '}{_cells(len(own) - len(timed))} measured before wall time was recorded)"
     copied = len(rows) - len(own)
     return text + (f"; {_cells(copied)} copied from identical cells of other grids." if copied else ".")
 

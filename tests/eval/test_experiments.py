@@ -13,6 +13,8 @@ import yaml
 from maskbench.cli import main, sampler_options
 from maskbench.core.errors import MaskbenchError
 from maskbench.eval.experiments import load_grid
+from maskbench.eval.measured import load_grids
+from maskbench.eval.results_page import _provenance
 from maskbench.eval.paper import PAPER_FILE, load_paper
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -302,3 +304,11 @@ def markdown_rows(page):
         elif not set(line) <= set("|-: "):
             rows.append(dict(zip(header, cells)))
     return rows
+
+
+def test_variants_are_listed_with_their_numbers_in_order(tmp_path):
+    for steps in (100, 5, 20):
+        write_variant(tmp_path / "figure4" / f"mgm-{steps}", [record("mgm", 1, steps, 90.0, 16, options=f"MGMOptions(steps={steps})")])
+    rows = load_grids(tmp_path)["figure4"]
+    assert [r["variant"] for r in rows] == ["mgm-5", "mgm-20", "mgm-100"]  # not mgm-100, mgm-20, mgm-5
+    assert _provenance(rows) == "Measured: `mgm-5`, `mgm-20`, `mgm-100`: model `shipped default` (frame masking) on cpu."

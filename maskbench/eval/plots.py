@@ -44,7 +44,11 @@ def fvd_vs_steps(records: list[dict], path: str | Path, title: str = "") -> None
     fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.5), dpi=120, squeeze=False)
     for ax, sampler in zip(axes[0], samplers):
         points = sorted((r["steps"], r["fvd"]) for r in measured if r["sampler"] == sampler)
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{sampler}, generated")
+        floors = {r.get("floor") for r in measured if r["sampler"] == sampler}
+        if len(floors) == 1 and None not in floors:  # one length and count: one real-vs-real FVD
+            ax.axhline(floors.pop(), color="gray", linestyle="--", label="real vs real (same count)")
+        ax.legend(fontsize=7)
         ax.set_xscale("log")
         ax.set_xticks([p[0] for p in points], [str(p[0]) for p in points])
         ax.minorticks_off()

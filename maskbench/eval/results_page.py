@@ -232,10 +232,12 @@ def _figures(grids: dict, images: Path) -> list[tuple[str, str, str]]:
 
 
 def _plot(records: list[dict], path: Path, plot, title: str) -> bool:
-    if not any(r["fvd"] is not None for r in records):
+    counts = sorted({r["videos"] for r in records if r["fvd"] is not None})
+    if not counts:
         path.unlink(missing_ok=True)
         return False
-    plot(records, path, title)
+    few = f" ({DAGGER} under {FEW_VIDEOS}: not comparable)" if counts[0] < FEW_VIDEOS else ""
+    plot(records, path, f"{title}\n{' / '.join(map(str, counts))} generated videos per cell{few}")
     return True
 
 

@@ -14,11 +14,11 @@ from maskbench.cli import main, sampler_options
 from maskbench.core.errors import MaskbenchError
 from maskbench.eval.experiments import load_grid
 from maskbench.eval.measured import load_grids
-from maskbench.eval.results_page import _provenance
+from maskbench.eval.results_page import READING_FILE, _provenance, load_reading
 from maskbench.eval.paper import PAPER_FILE, load_paper
 
 ROOT = Path(__file__).resolve().parents[2]
-GRIDS = sorted(p for p in (ROOT / "benchmarks" / "experiments").glob("*.yaml") if p.name != "paper.yaml")
+GRIDS = sorted(p for p in (ROOT / "benchmarks" / "experiments").glob("*.yaml") if p.name not in {"paper.yaml", READING_FILE})
 FRAMES, CONTEXT, STRIDE = 5, 1, 4  # the tiny model of conftest.py
 
 
@@ -42,6 +42,13 @@ def test_shipped_grids_mirror_the_paper():
     steps = sorted(int(c.options[0].split("=")[1]) for c in grids["figure4"].values() if c.samplers == ("mgm",))
     assert steps == [5, 10, 20, 50, 100]
     assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
+
+
+def test_shipped_reading_is_prose_without_measured_numbers():
+    reading = load_reading(ROOT / PAPER_FILE.with_name(READING_FILE))
+    assert reading["setting"] and set(reading["grids"]) <= {"table1", "table2", "table3", "table4", "figure4"}
+    text = " ".join([reading["setting"], *reading["grids"].values()])
+    assert not re.findall(r"\d+\.\d+", text), "measured numbers come from the result files, not from prose"
 
 
 def test_cell_filters_keep_only_the_asked_cells():

@@ -40,8 +40,19 @@ def steps_sentences(rows: list[dict]) -> list[str]:
         if points:
             best = min(points, key=lambda r: r["fvd"])
             listing = ", ".join(f"{r['fvd']:.2f} at {r['steps']}" for r in points)
-            out.append(f"{sampler.upper()}: FVD {listing} steps; lowest at {best['steps']} steps{_caveat(points)}.")
+            spread = _spread(points) if len(points) > 1 else ""
+            out.append(f"{sampler.upper()}: FVD {listing} steps; lowest at {best['steps']} steps{spread}{_caveat(points)}.")
     return out
+
+
+def _spread(points: list[dict]) -> str:
+    """How far apart the step counts' FVDs lie, against the real-vs-real FVD of their length and count."""
+    fvds, floors = [r["fvd"] for r in points], {r.get("floor") for r in points}
+    text = f"; highest and lowest differ by {max(fvds) - min(fvds):.2f}"
+    if len(floors) == 1 and None not in floors:
+        floor = floors.pop()
+        text += f", {'less' if max(fvds) - min(fvds) < floor else 'more'} than two real sets of this size ({floor:.2f})"
+    return text
 
 
 def _pick(rows: list[dict], arm: Arm, where: dict) -> dict | None:

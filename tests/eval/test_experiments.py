@@ -222,6 +222,7 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "MGM reaches FVD 61.23 with 60 NFE against FM's FVD 70.11 with 750 NFE" in page
     assert "autoregressive MGM reaches FVD 33.25 with 340 NFE" in page
     assert page.count("Ours: not yet measured.") == 2  # table3, table4
+    assert "MGM: FVD 89.50 at 5, 89.00 at 10, 88.00 at 20 steps; lowest at 20 steps; highest and lowest differ by 1.50" in page
     assert "Wall time: 9.0 min for the 6 cells measured in this grid." in page  # table1: 6 x 90 s
     assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2
 

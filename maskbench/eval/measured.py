@@ -82,7 +82,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
         real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
         reused="reused_from" in record, device=run.get("machine", {}).get("device"),
-        threads=run.get("machine", {}).get("torch_threads"), train_steps=card.get("extra", {}).get("steps"),
+        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=card.get("extra", {}).get("steps"),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
     )
 

@@ -151,8 +151,10 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
         return False
     rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
-    block = (f"{HEADLINE[0]}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md) "
-             f"(`maskbench results`; {_provenance(rows) if rows else 'no run yet'}):\n\n{table}")
+    videos = ",".join(str(v) for v in sorted({r["videos"] for r in rows}))
+    source = (f"{_provenance(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
+              f"--videos {videos}`, then `maskbench results`." if rows else "No run yet.")
+    block = f"{HEADLINE[0]}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md). {source}\n\n{table}"
     readme.write_text(text[:start] + block + text[end:])
     return True
 
@@ -199,7 +201,8 @@ def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
 def _provenance(rows: list[dict]) -> str:
     models: dict[tuple, list[str]] = {}
     for r in rows:
-        names = models.setdefault((r["model"], r["masking"], r["device"]), [])
+        machine = r["device"] + (f" ({r['cores']} cores)" if r.get("cores") else "")
+        names = models.setdefault((r["model"], r["masking"], machine), [])
         names += [] if f"`{r['variant']}`" in names else [f"`{r['variant']}`"]
     return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k} masking) on {d}" for (m, k, d), v in models.items()) + "."
 

@@ -2,11 +2,14 @@
 
 From ``<runs>/<grid>/<variant>/`` only ``results.jsonl`` and ``run.json`` are copied (a few KB); the
 sample arrays stay behind, except as one small GIF per grid: the best and the worst cell at 5x (one
-video each, every other frame: a few hundred KB).
+video each, every other frame: a few hundred KB). Collecting merges: cells already in the results
+tree (from an earlier session whose ``runs/`` is gone) are kept unless the run measured them again,
+and a GIF whose cells are unchanged is kept when their samples are no longer on disk.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,8 +17,8 @@ import numpy as np
 
 from maskbench.core.errors import MaskbenchError
 from maskbench.eval.measured import variant_rows
+from maskbench.eval.store import ResultStore
 
-COPIED = ("results.jsonl", "run.json")
 GIF_FACTOR = 5
 GIF_ROWS, GIF_FRAME_STEP, GIF_FPS = 1, 2, 4
 
@@ -53,14 +56,19 @@ def best_worst_gif(grid: Path, path: Path, factor: int = GIF_FACTOR) -> bool:
     """Write ``path``: the best cell's samples left, the worst's right; ``False`` if samples are missing."""
     from maskbench.eval.media import video_grid, write_video
 
-    rows = [row for variant in sorted(grid.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
+    rows = [row for variant in sorted(path.parent.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
     pair = best_and_worst(rows, factor)
     arrays = [_samples(grid / r["variant"], r["sampler"], factor) for r in pair] if pair else []
-    if not arrays or any(a is None for a in arrays):
+    shown = path.with_suffix(".json")  # which cells the GIF shows, so a later collect can tell it is current
+    cells = [[r["variant"], r["key"]] for r in pair] if pair else None
+    if arrays and all(a is not None for a in arrays):
+        write_video(video_grid([a[:GIF_ROWS, ::GIF_FRAME_STEP] for a in arrays]), path, fps=GIF_FPS, scale=1)
+        shown.write_text(json.dumps(cells))
+        return True
+    if not (path.is_file() and shown.is_file() and json.loads(shown.read_text()) == cells):
         path.unlink(missing_ok=True)  # a GIF of other cells would contradict the page's caption
-        return False
-    write_video(video_grid([a[:GIF_ROWS, ::GIF_FRAME_STEP] for a in arrays]), path, fps=GIF_FPS, scale=1)
-    return True
+        shown.unlink(missing_ok=True)
+    return path.is_file()
 
 
 def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
@@ -69,8 +77,12 @@ def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
 
 
 def _copy(source: Path, target: Path) -> Path:
+    """``run.json`` replaced, ``results.jsonl`` merged: the run's records, then the target's other cells."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target / name)
+    if (source / "run.json").is_file():
+        shutil.copyfile(source / "run.json", target / "run.json")
+    new = ResultStore(source / "results.jsonl").records
+    keys = {r.get("key") for r in new}
+    kept = [r for r in ResultStore(target / "results.jsonl").records if r.get("key") not in keys]
+    (target / "results.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))
     return target

@@ -72,7 +72,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
     options = record.get("options", "")
     card = run.get("model_card", {})
     return dict(
-        variant=variant, sampler=record["sampler"], extrap=record["extrap"], frames=record["frames"],
+        variant=variant, key=record.get("key"), sampler=record["sampler"], extrap=record["extrap"], frames=record["frames"],
         context=record["context"], stride=record["stride"], mode=_mode(record), options=options,
         steps=_option(options, "steps", int),
         time_independent=_option(options, "time_independent", lambda text: text == "True"),

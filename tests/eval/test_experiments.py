@@ -227,6 +227,24 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2
 
 
+def test_collect_in_a_later_session_keeps_the_committed_cells_and_gif(fabricated, tmp_path):
+    runs, recs = fabricated
+    docs = tmp_path / "docs"
+    main(["results", "--collect", str(runs), "--docs", str(docs)])
+    gif = docs / "results" / "table1" / "best_worst_5x.gif"
+    before = gif.read_bytes()
+    later = tmp_path / "later"  # a new session: runs/ is gone, one more cell measured, no 5x samples on disk
+    write_variant(later / "table1" / "frame-level", [record("rdm", 2, 788, 120.5, 300)])
+    assert main(["results", "--collect", str(later), "--docs", str(docs)]) == 0
+    merged = [json.loads(line) for line in (docs / "results" / "table1" / "frame-level" / "results.jsonl").open()]
+    assert [r["sampler"] for r in merged] == ["mgm", "fm", "df", "mgm", "fm", "df", "rdm"]
+    assert gif.read_bytes() == before, "the same best and worst cells: the GIF stays"
+    worse = tmp_path / "worse"  # now a cell beats the GIF's worst at 5x, and its samples are not here
+    write_variant(worse / "table1" / "frame-level", [record("rdm", 5, 1652, 400.5, 8)])
+    main(["results", "--collect", str(worse), "--docs", str(docs)])
+    assert not gif.exists() and "best_worst_5x.gif" not in (docs / "results.md").read_text()
+
+
 def test_results_page_gives_every_cell_the_real_vs_real_floor_of_its_length(fabricated, tmp_path):
     runs, _ = fabricated
     main(["results", "--collect", str(runs), "--docs", str(tmp_path / "docs")])

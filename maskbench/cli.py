@@ -143,6 +143,7 @@ def add_run_parser(sub) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from maskbench.core.distributed import world
     from maskbench.eval.experiments import load_grid, run_grid
 
     grid = load_grid(args.grid)
@@ -150,7 +151,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                         videos=args.videos, device=args.device,
                         batch_size=args.batch_size, fvd=args.fvd)
     outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
-    print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
+    if world()[0] == 0:
+        print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
     return 0
 
 

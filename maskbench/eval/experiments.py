@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from maskbench.core.distributed import world
 from maskbench.core.errors import MaskbenchError
 from maskbench.eval.config import RunConfig
 
@@ -158,7 +159,8 @@ def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Call
         _check_model(grid, name, config, [n for n, _ in runs if n != name])
     outs = []
     for index, ((name, config), built) in enumerate(zip(runs, samplers), start=1):
-        print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
+        if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
+            print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
         outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
     return outs
 

@@ -338,3 +338,16 @@ def test_variants_are_listed_with_their_numbers_in_order(tmp_path):
     rows = load_grids(tmp_path)["figure4"]
     assert [r["variant"] for r in rows] == ["mgm-5", "mgm-20", "mgm-100"]  # not mgm-100, mgm-20, mgm-5
     assert _provenance(rows) == "Measured: `mgm-5`, `mgm-20`, `mgm-100`: model `shipped default` (frame masking) on cpu."
+
+
+def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):
+    import maskbench.eval.run as run_module
+    from maskbench.eval.experiments import run_grid
+
+    grid = load_grid(ROOT / "benchmarks" / "experiments" / "table2.yaml")
+    runs = grid.configs(out=str(tmp_path))
+    monkeypatch.setattr(run_module, "run_benchmark", lambda config, samplers, reuse: Path(config.out))
+    for rank, lines in (("1", 0), ("0", len(runs))):
+        monkeypatch.setenv("RANK", rank)
+        run_grid(grid, runs, lambda config: {})
+        assert capsys.readouterr().out.count("maskbench: table2 variant") == lines

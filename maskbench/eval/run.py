@@ -95,14 +95,14 @@ def copy_cell(found: tuple[Path, dict], out: Path, name: str, factor: int) -> di
 
 
 def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
-    """Roll out every context with one sampler at one factor; return the cell's record (rank 0)."""
+    """Roll out every context with one sampler at one factor; return the cell's record (rank 0; ``{}`` elsewhere)."""
     plan = bench.plan(factor)
     rank, size = world()
     mine = [i for i in range(_batches(bench)) if i % size == rank]
     _warm_up(bench)
     parts = [_run_batch(bench, name, plan, index) for index in tqdm(mine, desc=f"{name} {factor}x", disable=rank != 0, leave=False)]
     parts = sorted((p for rank_parts in gather(parts) for p in rank_parts), key=lambda p: p["index"])
-    return _record(bench, name, factor, plan, parts, key)
+    return _record(bench, name, factor, plan, parts, key) if rank == 0 else {}  # FVD and files: rank 0 only
 
 
 def timed_cell(bench: Bench, name: str, factor: int, key: str) -> dict:

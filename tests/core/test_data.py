@@ -41,6 +41,25 @@ def test_same_seed_same_bytes_whatever_the_workers(rendered, tmp_path):
     assert _files(rendered) == _files(tmp_path / "again")
 
 
+def _engines() -> set[int]:
+    """Running ViZDoom engine processes (the executables the render workers start)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"vizdoom/vizdoom\x00" in (proc / "cmdline").read_bytes():
+                found.add(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_render_leaves_no_engine_running(tmp_path):
+    before = _engines()
+    vd.render_dataset(tmp_path / "once", seed=0, workers=2, **SMALL)
+    assert _engines() - before == set()
+
+
 def test_different_seed_differs(rendered, tmp_path):
     vd.render_dataset(tmp_path / "seed1", seed=1, workers=1, **SMALL)
     a, b = open_videos(rendered), open_videos(tmp_path / "seed1")

@@ -12,6 +12,7 @@ from (seed, video, attempt), so no video contains a cut.
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -227,8 +228,11 @@ _WORKER: dict = {}
 
 
 def _worker_init(size: int, cfg: WalkConfig) -> None:
-    # One game per process, reused across videos: init costs ~0.3 s, a video ~0.4 s.
-    _WORKER.update(game=make_game(size), size=size, cfg=cfg)
+    # One game per process, reused across videos: init costs ~0.3 s, a video ~0.4 s. The engine is its
+    # own executable: close it when the worker exits, or it outlives the pool as an orphan.
+    game = make_game(size)
+    multiprocessing.util.Finalize(game, game.close, exitpriority=10)
+    _WORKER.update(game=game, size=size, cfg=cfg)
 
 
 def _worker_render(job: tuple[int, int, int]) -> tuple[int, np.ndarray, float]:
@@ -315,6 +319,8 @@ def _render_jobs(out: Path, todo: list, jobs: list, size: int, workers: int, pro
                 shards.write_shard(out / s.name, np.stack([done[v] for v in s.videos]))
             bar.update(1)
             bar.set_postfix(fps_per_proc=f"{bar.n * array.shape[0] / busy:.0f}")
+        pool.close()  # let the workers exit (and close their games) instead of being terminated
+        pool.join()
     return busy
 
 

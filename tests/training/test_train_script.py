@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,10 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def train(out, *overrides, launcher=(sys.executable, "train.py"), timeout=600, port="29531"):
+def free_port() -> str:
+    """A port nothing listens on now (a fixed one fails when a stray process of another run holds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def train(out, *overrides, launcher=(sys.executable, "train.py"), timeout=600, port=None):
     cmd = [*launcher, "--config", "configs/tiny.yaml", "--out", str(out), f"cache={out.parent / 'tokens'}", *overrides]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**ENV, "MASTER_PORT": port})
+                          env={**ENV, "MASTER_PORT": port or free_port()})
 
 
 def losses(out):
@@ -48,7 +56,7 @@ def test_sigkill_and_resume_reaches_the_same_losses(tmp_path):
     interrupted = tmp_path / "killed"
     cmd = [sys.executable, "train.py", "--config", "configs/tiny.yaml", "--out", str(interrupted),
            f"cache={tmp_path / 'tokens'}", "steps=6", "checkpoint_every=2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**ENV, "MASTER_PORT": "29532"}, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**ENV, "MASTER_PORT": free_port()}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not (interrupted / "checkpoints" / "step00000002").exists():
@@ -56,7 +64,7 @@ def test_sigkill_and_resume_reaches_the_same_losses(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (interrupted / "model").exists(), "the run finished before it could be killed"
-    resumed = train(interrupted, "steps=6", "checkpoint_every=2", "--resume", port="29533")
+    resumed = train(interrupted, "steps=6", "checkpoint_every=2", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected, got = losses(full), losses(interrupted)
     assert set(got) == set(expected) == set(range(1, 7))
@@ -72,9 +80,9 @@ def test_two_deepspeed_ranks(tmp_path):
     result = None
     # Two-rank gloo runs on a shared CPU occasionally abort at exit (SPEC 9) or stall while the ranks
     # start; success is judged by the exported model, and a failed attempt gets a fresh port.
-    for attempt in range(3):
+    for _ in range(3):
         try:
-            result = train(out, launcher=(deepspeed, "--num_gpus", "2", "--master_port", str(29540 + attempt), "train.py"),
+            result = train(out, launcher=(deepspeed, "--num_gpus", "2", "--master_port", free_port(), "train.py"),
                            timeout=150)
         except subprocess.TimeoutExpired:
             subprocess.run(["pkill", "-f", f"--out {out}"], check=False)
@@ -89,12 +97,12 @@ def test_two_deepspeed_ranks(tmp_path):
 def test_init_from_warm_starts_and_refuses_another_architecture(tmp_path):
     """A run continued on another machine starts from the exported weights, not from scratch."""
     first = tmp_path / "first"
-    assert train(first, "steps=6", port="29534").returncode == 0
+    assert train(first, "steps=6").returncode == 0
     fresh, warm = losses(first), tmp_path / "warm"
-    result = train(warm, "steps=1", f"init_from={first / 'model'}", port="29535")
+    result = train(warm, "steps=1", f"init_from={first / 'model'}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert losses(warm)[1] < fresh[1]  # EMA of six steps beats a random initialisation
-    other = train(tmp_path / "other", "steps=1", "preset=cpu", f"init_from={first / 'model'}", port="29536")
+    other = train(tmp_path / "other", "steps=1", "preset=cpu", f"init_from={first / 'model'}")
     assert other.returncode == 2 and "another architecture" in other.stderr, other.stderr[-1500:]
-    missing = train(tmp_path / "missing", "init_from=/nonexistent", port="29537")
+    missing = train(tmp_path / "missing", "init_from=/nonexistent")
     assert missing.returncode == 2 and "not an exported model folder" in missing.stderr

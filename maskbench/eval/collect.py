@@ -53,7 +53,8 @@ def best_and_worst(rows: list[dict], factor: int = GIF_FACTOR) -> tuple[dict, di
 
 
 def best_worst_gif(grid: Path, path: Path, factor: int = GIF_FACTOR) -> bool:
-    """Write ``path``: the best cell's samples left, the worst's right; ``False`` if samples are missing."""
+    """Write ``path``: the best cell's samples left, the worst's right. Without their samples, an existing GIF
+    stays only if it shows the same two cells. Returns whether a current GIF exists."""
     from maskbench.eval.media import video_grid, write_video
 
     rows = [row for variant in sorted(path.parent.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
@@ -77,7 +78,7 @@ def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
 
 
 def _copy(source: Path, target: Path) -> Path:
-    """``run.json`` replaced, ``results.jsonl`` merged: the run's records, then the target's other cells."""
+    """``run.json`` replaced, ``results.jsonl`` merged: the target's cells the run did not measure, then the run's."""
     target.mkdir(parents=True, exist_ok=True)
     if (source / "run.json").is_file():
         shutil.copyfile(source / "run.json", target / "run.json")

@@ -82,9 +82,14 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
         real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
         reused="reused_from" in record, device=run.get("machine", {}).get("device"),
-        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=card.get("extra", {}).get("steps"),
+        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=_train_steps(card.get("extra", {})),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
     )
+
+
+def _train_steps(extra: dict) -> int | None:
+    """Steps over the whole chain of runs behind the weights (a run started from another model counts its steps)."""
+    return extra.get("total_steps", extra.get("steps"))
 
 
 def _mode(record: dict) -> str:

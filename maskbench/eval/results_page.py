@@ -7,6 +7,7 @@ and its images in ``<docs>/results/``. No number on the page is typed in here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ DAGGER = "†"
 HEADLINE = ("<!-- headline:start (maskbench results writes this block) -->", "<!-- headline:end -->")
 READING_FILE = "discussion.yaml"  # beside paper.yaml
 FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"  # the shipped models, to tell whether the cells measured them
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,25 @@ def _setting(grids: dict, reading: dict) -> str:
     machines = ", ".join(f"{d} ({n} thread{'s' if n != 1 else ''} per process)"
                          for d, n in dict.fromkeys((r["device"], r["threads"]) for r in rows))
     counts = ", ".join(str(v) for v in sorted({r["videos"] for r in rows if r["fvd"] is not None}))
-    text = (f"## Setting\n\nMeasured with the shipped models ({trained}), sampled on {machines}; "
-            f"generated videos per FVD cell: {counts or 'none'}.\n")
+    text = (f"## Setting\n\nMeasured with the models shipped when the grids ran ({trained}), sampled on {machines}; "
+            f"generated videos per FVD cell: {counts or 'none'}.{_shipped_since(rows)}\n")
     extra = reading.get("setting")
     return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
+
+
+def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
+    """A sentence when the package now ships models of another training length than the ones measured
+    (``weights``: the folder holding the shipped ``latte-*`` models)."""
+    now = {}
+    for card in sorted(weights.glob("latte-*/maskbench.json")):
+        data = json.loads(card.read_text())
+        now[data.get("masking")] = data.get("extra", {}).get("total_steps", data.get("extra", {}).get("steps"))
+    measured = dict.fromkeys((r["masking"], r["train_steps"]) for r in rows if r["train_steps"] is not None)
+    changed = [f"{m} masking: {now[m]} training steps" for m, s in measured if now.get(m) not in (None, s)]
+    if not changed:
+        return ""
+    return (f" The package now ships other models ({'; '.join(changed)}); these cells do not measure them "
+            "until the grids are rerun.")
 
 
 def _trained(steps: int | None, loss: float | None) -> str:

@@ -351,3 +351,15 @@ def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):
         monkeypatch.setenv("RANK", rank)
         run_grid(grid, runs, lambda config: {})
         assert capsys.readouterr().out.count("maskbench: table2 variant") == lines
+
+
+def test_results_page_says_when_the_shipped_models_are_not_the_measured_ones(tmp_path):
+    from maskbench.eval.results_page import _shipped_since
+
+    card = tmp_path / "latte-x" / "maskbench.json"
+    card.parent.mkdir()
+    card.write_text(json.dumps({"masking": "frame", "extra": {"steps": 300, "total_steps": 5700}}))
+    rows = [{"masking": "frame", "train_steps": 5400}, {"masking": "constant", "train_steps": 5400}]
+    assert "(frame masking: 5700 training steps)" in _shipped_since(rows, tmp_path)
+    assert _shipped_since([{"masking": "frame", "train_steps": 5700}], tmp_path) == ""
+    assert _shipped_since([{"masking": "frame", "train_steps": None}], tmp_path) == ""

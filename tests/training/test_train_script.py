@@ -102,6 +102,9 @@ def test_init_from_warm_starts_and_refuses_another_architecture(tmp_path):
     result = train(warm, "steps=1", f"init_from={first / 'model'}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert losses(warm)[1] < fresh[1]  # EMA of six steps beats a random initialisation
+    extra = json.loads((warm / "model" / "maskbench.json").read_text())["extra"]
+    assert (extra["steps"], extra["total_steps"], extra["earlier"]["steps"]) == (1, 7, 6)
+    assert extra["total_wall_time_s"] > extra["wall_time_s"]
     other = train(tmp_path / "other", "steps=1", "preset=cpu", f"init_from={first / 'model'}")
     assert other.returncode == 2 and "another architecture" in other.stderr, other.stderr[-1500:]
     missing = train(tmp_path / "missing", "init_from=/nonexistent")

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from maskbench.core.backbone import build_backbone
-from maskbench.core.checkpoint import ModelCard, save_model
+from maskbench.core.checkpoint import CARD, ModelCard, save_model
 from maskbench.core.distributed import barrier, local_device, world
 from maskbench.core.token_cache import open_token_cache
 from maskbench.core.training.config import TrainConfig
@@ -162,11 +162,23 @@ def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
     recent = [m["loss"] for m in metrics if m["step"] > last["step"] - 100]
     extra = {"steps": last["step"], "final_loss": last["loss"], "loss_mean_last_100_steps": sum(recent) / len(recent),
              "wall_time_s": last.get("wall_s", last["elapsed_s"]), "init_from": config.init_from,
-             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache, **config.extra}
+             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache,
+             **_lineage(config.init_from, last), **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)
     save_model(ema.model, out / "model", card)
     _plot(metrics, out / "loss.png")
+
+
+def _lineage(init_from: str | None, last: dict) -> dict:
+    """For a run started from an exported model: that model's own record (``earlier``) and the totals
+    over the whole chain, so that a card says how long its weights were trained, not only this run."""
+    if init_from is None:
+        return {}
+    earlier = json.loads((Path(init_from) / CARD).read_text()).get("extra", {})
+    steps = last["step"] + earlier.get("total_steps", earlier.get("steps", 0))
+    wall = last.get("wall_s", last["elapsed_s"]) + earlier.get("total_wall_time_s", earlier.get("wall_time_s", 0.0))
+    return {"total_steps": steps, "total_wall_time_s": wall, "earlier": earlier}
 
 
 def _plot(metrics: list[dict], path: Path) -> None:

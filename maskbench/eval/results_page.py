@@ -169,7 +169,7 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
     rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
     videos = ",".join(str(v) for v in sorted({r["videos"] for r in rows}))
-    source = (f"{_provenance(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
+    source = (f"{_provenance(rows)}{_shipped_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
               f"--videos {videos}`, then `maskbench results`." if rows else "No run yet.")
     block = f"{HEADLINE[0]}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md). {source}\n\n{table}"
     readme.write_text(text[:start] + block + text[end:])
@@ -219,9 +219,10 @@ def _provenance(rows: list[dict]) -> str:
     models: dict[tuple, list[str]] = {}
     for r in rows:
         machine = r["device"] + (f" ({r['cores']} cores)" if r.get("cores") else "")
-        names = models.setdefault((r["model"], r["masking"], machine), [])
+        trained = f", {r['train_steps']} training steps" if r.get("train_steps") is not None else ""
+        names = models.setdefault((r["model"], r["masking"] + " masking" + trained, machine), [])
         names += [] if f"`{r['variant']}`" in names else [f"`{r['variant']}`"]
-    return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k} masking) on {d}" for (m, k, d), v in models.items()) + "."
+    return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {d}" for (m, k, d), v in models.items()) + "."
 
 
 def _wall(rows: list[dict]) -> str:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -40,7 +41,7 @@ def losses(out):
 @pytest.mark.parametrize(
     "override,fragment",
     [("schedule=nope", "unknown schedule 'nope'"), ("zero_stage=5", "zero_stage"), ("masking=half", "masking"),
-     ("synthetic=false", "token cache"), ("bogus=1", "unknown config keys")],
+     ("synthetic=false", "token cache"), ("bogus=1", "unknown config keys"), ("export_dtype=int8", "export_dtype")],
 )
 def test_bad_config_one_line_error(tmp_path, override, fragment):
     result = train(tmp_path / "out", override, "cache=/nonexistent/cache")
@@ -99,12 +100,19 @@ def test_init_from_warm_starts_and_refuses_another_architecture(tmp_path):
     first = tmp_path / "first"
     assert train(first, "steps=6").returncode == 0
     fresh, warm = losses(first), tmp_path / "warm"
-    result = train(warm, "steps=1", f"init_from={first / 'model'}")
+    result = train(warm, "steps=1", f"init_from={first / 'model'}", "export_dtype=float16")
     assert result.returncode == 0, result.stderr[-2000:]
     assert losses(warm)[1] < fresh[1]  # EMA of six steps beats a random initialisation
     extra = json.loads((warm / "model" / "maskbench.json").read_text())["extra"]
     assert (extra["steps"], extra["total_steps"], extra["earlier"]["steps"]) == (1, 7, 6)
     assert extra["total_wall_time_s"] > extra["wall_time_s"]
+    from safetensors import safe_open
+
+    with safe_open(warm / "model" / "diffusion_pytorch_model.safetensors", "pt") as weights:
+        assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16"}  # half the size to ship
+    from maskbench.core.checkpoint import load_model
+
+    assert next(load_model(warm / "model")[0].parameters()).dtype == torch.float32
     other = train(tmp_path / "other", "steps=1", "preset=cpu", f"init_from={first / 'model'}")
     assert other.returncode == 2 and "another architecture" in other.stderr, other.stderr[-1500:]
     missing = train(tmp_path / "missing", "init_from=/nonexistent")

@@ -11,6 +11,9 @@ import yaml
 from maskbench.core.errors import MaskbenchError
 
 
+EXPORT_DTYPES = ("float32", "float16", "bfloat16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run (paper Algorithm 1 and Appendix A.4 defaults).
@@ -42,6 +45,7 @@ class TrainConfig:
     tokenizer: str = "vizdoom-vq"
     frame_size: int = 64
     init_from: str | None = None  # exported model folder to start from (fresh optimizer): continues a run across machines
+    export_dtype: str = "float32"  # dtype of the exported weights: float16 halves a shipped model (loading casts to fp32)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,8 @@ class TrainConfig:
         if not 1 <= self.context < self.frames or not 1 <= self.stride <= self.frames - self.context:
             raise MaskbenchError(f"need 1 <= context < frames and 1 <= stride <= frames - context, got "
                                  f"frames={self.frames} context={self.context} stride={self.stride}")
+        if self.export_dtype not in EXPORT_DTYPES:
+            raise MaskbenchError(f"export_dtype must be one of {', '.join(EXPORT_DTYPES)}, got {self.export_dtype!r}")
         if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
             raise MaskbenchError(f"init_from {self.init_from} is not an exported model folder (no config.json)")
         if not self.synthetic and not (Path(self.cache) / "meta.json").is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -166,7 +167,7 @@ def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
              **_lineage(config.init_from, last), **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)
-    save_model(ema.model, out / "model", card)
+    save_model(copy.deepcopy(ema.model).to(getattr(torch, config.export_dtype)), out / "model", card)
     _plot(metrics, out / "loss.png")
 
 

@@ -4,6 +4,7 @@
     deepspeed --num_gpus 2 train.py --config configs/tiny.yaml --out runs/tiny   # 2 ranks (gloo on CPU)
     python train.py --config configs/tiny.yaml --out runs/tiny                   # one process, no launcher
     ... --resume                       continue from the latest checkpoint in --out
+    ... --masking constant             the constant-masking baseline (one t per clip)
     ... masking=constant steps=2000    override any config key
 """
 
@@ -20,6 +21,8 @@ def main() -> int:
     parser.add_argument("--config", help="YAML training config (configs/*.yaml)")
     parser.add_argument("--out", default="runs/train", help="checkpoints, metrics, loss curve, exported model")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    parser.add_argument("--masking", choices=("frame", "constant"),
+                        help="frame: per-frame t (Algorithm 1); constant: one t per clip (baseline); overrides the config")
     parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)  # set by the deepspeed launcher
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
@@ -33,7 +36,8 @@ def main() -> int:
         # 1. Config: one YAML file plus overrides, validated before any work.
         from maskbench.core.training.config import load_config
 
-        config = load_config(args.config, args.overrides)
+        overrides = [*args.overrides, *([f"masking={args.masking}"] if args.masking else [])]
+        config = load_config(args.config, overrides)
         # 2. Train: DeepSpeed engine, frame-level (or constant) masking, EMA, checkpoints; export.
         from maskbench.core.training.loop import train
 

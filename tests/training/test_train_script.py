@@ -117,3 +117,11 @@ def test_init_from_warm_starts_and_refuses_another_architecture(tmp_path):
     assert other.returncode == 2 and "another architecture" in other.stderr, other.stderr[-1500:]
     missing = train(tmp_path / "missing", "init_from=/nonexistent")
     assert missing.returncode == 2 and "not an exported model folder" in missing.stderr
+
+
+def test_masking_flag_trains_the_constant_baseline(tmp_path):
+    result = train(tmp_path / "constant", "steps=1", "--masking", "constant")
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((tmp_path / "constant" / "model" / "maskbench.json").read_text())
+    assert card["masking"] == "constant"
+    assert "masking: constant" in (tmp_path / "constant" / "config.yaml").read_text()

@@ -161,14 +161,14 @@ def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     last, commands = metrics[-1], (out / "commands.txt").read_text().splitlines()
     recent = [m["loss"] for m in metrics if m["step"] > last["step"] - 100]
+    lineage = _lineage(config.init_from, last)
     extra = {"steps": last["step"], "final_loss": last["loss"], "loss_mean_last_100_steps": sum(recent) / len(recent),
              "wall_time_s": last.get("wall_s", last["elapsed_s"]), "init_from": config.init_from,
-             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache,
-             **_lineage(config.init_from, last), **config.extra}
+             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache, **lineage, **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)
     save_model(copy.deepcopy(ema.model).to(getattr(torch, config.export_dtype)), out / "model", card)
-    _plot(metrics, out / "loss.png")
+    _plot(metrics, out / "loss.png", first=lineage.get("total_steps", last["step"]) - last["step"])
 
 
 def _lineage(init_from: str | None, last: dict) -> dict:
@@ -182,15 +182,16 @@ def _lineage(init_from: str | None, last: dict) -> dict:
     return {"total_steps": steps, "total_wall_time_s": wall, "earlier": earlier}
 
 
-def _plot(metrics: list[dict], path: Path) -> None:
+def _plot(metrics: list[dict], path: Path, first: int = 0) -> None:
+    """The loss curve; ``first``: steps the weights had before this run (init_from), where its x axis starts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
-    ax.plot([m["step"] for m in metrics], [m["loss"] for m in metrics])
-    ax.set_xlabel("step")
+    ax.plot([first + m["step"] for m in metrics], [m["loss"] for m in metrics])
+    ax.set_xlabel("step" + (f" (this run started from a model trained for {first})" if first else ""))
     ax.set_ylabel("masked cross-entropy")
     fig.tight_layout()
     fig.savefig(path)

@@ -258,7 +258,8 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from maskbench.core.tokenizer_train import train_tokenizer
 
     result = train_tokenizer(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                             seed=args.seed, vocab_size=args.vocab_size, checkpoint_every=args.checkpoint_every)
+                             seed=args.seed, vocab_size=args.vocab_size, checkpoint_every=args.checkpoint_every,
+                             keep_checkpoint=args.keep_checkpoint, init_from=args.init_from)
     print(f"tokenizer written to {args.out}: {result.card}")
     return 0
 
@@ -303,6 +304,9 @@ def add_tokenizer_parsers(sub) -> None:
     t.add_argument("--vocab-size", type=int, default=512)
     t.add_argument("--checkpoint-every", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init-from", help="start from this tokenizer folder (same architecture), e.g. maskbench/weights/vizdoom-vq")
+    t.add_argument("--keep-checkpoint", action="store_true",
+                   help="keep checkpoint.pt after the final save, so that a later run with more --steps continues")
     t.set_defaults(func=cmd_tokenizer_train)
     e = tok.add_parser("eval", help="PSNR, codebook usage, reconstruction FVD and a real|reconstruction GIF")
     e.add_argument("--data", required=True, help="videos to reconstruct (e.g. data/vizdoom)")

@@ -53,6 +53,8 @@ class TokenizerTrainConfig:
         restart_every: steps between restarts of the codes unused since the last restart.
         pool_frames: at most this many training frames are held in memory (evenly spaced in time).
         eval_frames: test frames for the final PSNR and codebook usage.
+        init_from: a tokenizer folder (``save_pretrained``) of the same architecture to start from, e.g. the
+            shipped ``vizdoom-vq`` to train it further; its codebook is kept instead of re-drawn at step 0.
     """
 
     steps: int = 900
@@ -68,6 +70,7 @@ class TokenizerTrainConfig:
     restart_every: int = 50
     pool_frames: int = 30000
     eval_frames: int = 500
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "vocab_size", "embed_dim", "frame_size", "restart_every", "pool_frames",
@@ -83,6 +86,8 @@ class TokenizerTrainConfig:
         if self.crop is not None and (self.crop % factor or not 0 < self.crop <= self.frame_size):
             raise MaskbenchError(f"tokenizer training: crop {self.crop} must be a multiple of {factor} and at most "
                                  f"the frame size {self.frame_size}")
+        if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
+            raise MaskbenchError(f"tokenizer training: init_from {self.init_from} is not a tokenizer folder (no config.json)")
         if any(c % 8 for c in self.channels):
             raise MaskbenchError(f"tokenizer training: channels {self.channels} must be multiples of 8 (group norm)")
 
@@ -277,7 +282,10 @@ class _TrainState:
 
     def __init__(self, config: TokenizerTrainConfig):
         self.config = config
-        self.model = build_vq_model(config).to(memory_format=torch.channels_last).train()
+        self.model = build_vq_model(config)
+        if config.init_from is not None:
+            _warm_start(self.model, config.init_from)
+        self.model = self.model.to(memory_format=torch.channels_last).train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.usage = torch.zeros(config.vocab_size, dtype=torch.long)  # assignments since the last restart
@@ -296,7 +304,7 @@ class _TrainState:
         config, model = self.config, self.model
         x = to_unit_range(self._batch(pool)).contiguous(memory_format=torch.channels_last)
         latents = model.encode(x).latents
-        if self.step == 0:
+        if self.step == 0 and config.init_from is None:  # a warm start keeps its learned codebook
             self._restart_codes(latents, torch.ones(config.vocab_size, dtype=torch.bool))
         quant, vq_loss, (_, _, ids) = model.quantize(latents)
         recon = model.decode(quant, force_not_quantize=True).sample
@@ -376,6 +384,19 @@ class _TrainState:
         self.generator.set_state(payload["generator"])
         self.usage = payload["usage"]
         self.step, self.elapsed = int(payload["step"]), float(payload["elapsed"])
+
+
+def _warm_start(model, folder: str) -> None:
+    """Copy the weights of a tokenizer of the same architecture (one-line error otherwise)."""
+    from maskbench.core.tokenizers import load_vq_model
+
+    source = load_vq_model(folder, "init_from")
+    mine, theirs = (_plain(dict(m.config)) for m in (model, source))
+    diff = sorted(k for k in mine if not k.startswith("_") and theirs.get(k) != mine[k])
+    if diff:
+        raise MaskbenchError(f"tokenizer training: init_from {folder} has another architecture (differs in "
+                             f"{', '.join(diff)}); train with its settings")
+    model.load_state_dict(source.state_dict())
 
 
 def _plain(config: dict) -> dict:

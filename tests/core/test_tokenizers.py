@@ -185,6 +185,27 @@ def _interrupt_and_resume(frames, out, config, after: int):
     return fit_tokenizer(frames, frames[:8], out, config, progress=False)
 
 
+def test_training_continues_from_a_tokenizer_folder_keeping_its_codebook(tmp_path):
+    """init_from starts from trained weights (codebook included); another architecture is refused."""
+    from maskbench.core.tokenizer_train import TokenizerTrainConfig, _TrainState, fit_tokenizer
+
+    frames = torch.randint(0, 256, (32, 16, 16, 3), generator=torch.Generator().manual_seed(1), dtype=torch.uint8).numpy()
+    base = dict(batch_size=4, vocab_size=16, channels=(8, 8, 16), embed_dim=4, frame_size=16, warmup=1, eval_frames=4)
+    first = fit_tokenizer(frames, frames[:4], tmp_path / "first", TokenizerTrainConfig(steps=3, **base), progress=False)
+    warm = _TrainState(TokenizerTrainConfig(steps=1, init_from=str(first.out_dir), **base))
+    trained = get_tokenizer("vizdoom-vq", str(first.out_dir)).model.quantize.embedding.weight
+    pool = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    before = warm.model.quantize.embedding.weight.detach().clone()
+    assert torch.equal(before, trained)
+    warm.train_step(pool)  # step 0 of a warm start: the codebook is trained on, not re-drawn from this batch
+    assert (warm.model.quantize.embedding.weight - before).abs().max() < 0.1
+    other = TokenizerTrainConfig(steps=1, init_from=str(first.out_dir), **{**base, "vocab_size": 32})
+    with pytest.raises(MaskbenchError, match="another architecture"):
+        _TrainState(other)
+    with pytest.raises(MaskbenchError, match="not a tokenizer folder"):
+        TokenizerTrainConfig(init_from=str(tmp_path / "nowhere"))
+
+
 def test_training_refuses_a_checkpoint_from_other_settings(tmp_path):
     from maskbench.core.tokenizer_train import TokenizerTrainConfig, _TrainState
 

@@ -84,6 +84,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         reused="reused_from" in record, device=run.get("machine", {}).get("device"),
         threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=_train_steps(card.get("extra", {})),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
+        tokenizer_identity=card.get("tokenizer_identity"),
     )
 
 

@@ -136,14 +136,17 @@ def _setting(grids: dict, reading: dict) -> str:
 
 
 def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
-    """A sentence when the package now ships models of another training length than the ones measured
-    (``weights``: the folder holding the shipped ``latte-*`` models)."""
+    """A sentence when the package now ships other models than the ones measured: another training length
+    or another tokenizer (``weights``: the folder holding the shipped ``latte-*`` models)."""
     now = {}
     for card in sorted(weights.glob("latte-*/maskbench.json")):
         data = json.loads(card.read_text())
-        now[data.get("masking")] = data.get("extra", {}).get("total_steps", data.get("extra", {}).get("steps"))
-    measured = dict.fromkeys((r["masking"], r["train_steps"]) for r in rows if r["train_steps"] is not None)
-    changed = [f"{m} masking: {now[m]} training steps" for m, s in measured if now.get(m) not in (None, s)]
+        extra = data.get("extra", {})
+        now[data.get("masking")] = (extra.get("total_steps", extra.get("steps")), data.get("tokenizer_identity"))
+    measured = dict.fromkeys((r["masking"], (r["train_steps"], r.get("tokenizer_identity"))) for r in rows
+                             if r["train_steps"] is not None)
+    changed = [f"{m} masking: {now[m][0]} training steps on tokenizer {now[m][1]}" for m, was in measured
+               if now.get(m) not in (None, was)]
     if not changed:
         return ""
     return (f" The package now ships other models ({'; '.join(changed)}); these cells do not measure them "

@@ -358,8 +358,12 @@ def test_results_page_says_when_the_shipped_models_are_not_the_measured_ones(tmp
 
     card = tmp_path / "latte-x" / "maskbench.json"
     card.parent.mkdir()
-    card.write_text(json.dumps({"masking": "frame", "extra": {"steps": 300, "total_steps": 5700}}))
-    rows = [{"masking": "frame", "train_steps": 5400}, {"masking": "constant", "train_steps": 5400}]
-    assert "(frame masking: 5700 training steps)" in _shipped_since(rows, tmp_path)
-    assert _shipped_since([{"masking": "frame", "train_steps": 5700}], tmp_path) == ""
+    card.write_text(json.dumps({"masking": "frame", "tokenizer_identity": "vq-b",
+                                "extra": {"steps": 300, "total_steps": 5700}}))
+    rows = [{"masking": "frame", "train_steps": 5400, "tokenizer_identity": "vq-b"},
+            {"masking": "constant", "train_steps": 5400, "tokenizer_identity": "vq-b"}]
+    assert "(frame masking: 5700 training steps on tokenizer vq-b)" in _shipped_since(rows, tmp_path)
+    assert _shipped_since([{"masking": "frame", "train_steps": 5700, "tokenizer_identity": "vq-b"}], tmp_path) == ""
+    retokenized = [{"masking": "frame", "train_steps": 5700, "tokenizer_identity": "vq-a"}]  # same length, new tokens
+    assert "tokenizer vq-b" in _shipped_since(retokenized, tmp_path)
     assert _shipped_since([{"masking": "frame", "train_steps": None}], tmp_path) == ""

@@ -82,13 +82,13 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
         real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
         reused="reused_from" in record, device=run.get("machine", {}).get("device"),
-        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=_train_steps(card.get("extra", {})),
+        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=train_steps(card.get("extra", {})),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
         tokenizer_identity=card.get("tokenizer_identity"),
     )
 
 
-def _train_steps(extra: dict) -> int | None:
+def train_steps(extra: dict) -> int | None:
     """Steps over the whole chain of runs behind the weights (a run started from another model counts its steps)."""
     return extra.get("total_steps", extra.get("steps"))
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from maskbench.eval.claims import Arm, compare, steps_sentences
 from maskbench.eval.collect import GIF_FACTOR, best_and_worst, gif_name
-from maskbench.eval.measured import load_grids
+from maskbench.eval.measured import load_grids, train_steps
 from maskbench.eval.paper import PaperReference, load_paper, paper_cell
 from maskbench.eval.plots import fvd_vs_nfe, fvd_vs_steps
 from maskbench.eval.tables import FEW_VIDEOS
@@ -141,8 +141,7 @@ def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
     now = {}
     for card in sorted(weights.glob("latte-*/maskbench.json")):
         data = json.loads(card.read_text())
-        extra = data.get("extra", {})
-        now[data.get("masking")] = (extra.get("total_steps", extra.get("steps")), data.get("tokenizer_identity"))
+        now[data.get("masking")] = (train_steps(data.get("extra", {})), data.get("tokenizer_identity"))
     measured = dict.fromkeys((r["masking"], (r["train_steps"], r.get("tokenizer_identity"))) for r in rows
                              if r["train_steps"] is not None)
     changed = [f"{m} masking: {now[m][0]} training steps on tokenizer {now[m][1]}" for m, was in measured

@@ -230,6 +230,7 @@ def fit_tokenizer(train_frames: np.ndarray, test_frames: np.ndarray, out_dir: st
         "source": source or {},
         "identity": tokenizer.identity(),
         **evaluate_tokenizer(tokenizer, test_frames),
+        **tokenizer_lineage(config.init_from, config.steps, wall),
     }
     (out / TRAINING_CARD).write_text(json.dumps(card, indent=2) + "\n")
     if not keep_checkpoint:  # the finished model supersedes it, and shipped folders stay small
@@ -384,6 +385,18 @@ class _TrainState:
         self.generator.set_state(payload["generator"])
         self.usage = payload["usage"]
         self.step, self.elapsed = int(payload["step"]), float(payload["elapsed"])
+
+
+def tokenizer_lineage(init_from: str | None, steps: int, wall: float) -> dict:
+    """For a tokenizer continued from another one: that one's card (``earlier``) and the totals over the
+    whole chain, so that a shipped card says how long its weights were trained, not only the last run."""
+    if init_from is None:
+        return {}
+    path = Path(init_from) / TRAINING_CARD
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    return {"total_steps": steps + earlier.get("total_steps", earlier.get("config", {}).get("steps", 0)),
+            "total_wall_time_s": round(wall + earlier.get("total_wall_time_s", earlier.get("wall_time_s", 0.0)), 1),
+            "earlier": earlier}
 
 
 def _warm_start(model, folder: str) -> None:

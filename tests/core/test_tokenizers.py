@@ -193,6 +193,10 @@ def test_training_continues_from_a_tokenizer_folder_keeping_its_codebook(tmp_pat
     base = dict(batch_size=4, vocab_size=16, channels=(8, 8, 16), embed_dim=4, frame_size=16, warmup=1, eval_frames=4)
     first = fit_tokenizer(frames, frames[:4], tmp_path / "first", TokenizerTrainConfig(steps=3, **base), progress=False)
     warm = _TrainState(TokenizerTrainConfig(steps=1, init_from=str(first.out_dir), **base))
+    second = fit_tokenizer(frames, frames[:4], tmp_path / "second",
+                           TokenizerTrainConfig(steps=2, init_from=str(first.out_dir), **base), progress=False)
+    assert second.card["total_steps"] == 5 and second.card["earlier"]["identity"] == first.card["identity"]
+    assert second.card["total_wall_time_s"] >= first.card["wall_time_s"]
     trained = get_tokenizer("vizdoom-vq", str(first.out_dir)).model.quantize.embedding.weight
     pool = torch.from_numpy(frames).permute(0, 3, 1, 2)
     before = warm.model.quantize.embedding.weight.detach().clone()

@@ -25,7 +25,7 @@ def main() -> int:
                         help="frame: per-frame t (Algorithm 1); constant: one t per clip (baseline); overrides the config")
     parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)  # set by the deepspeed launcher
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides may stand on both sides of a flag
     # A plain `python train.py` has no launcher: make it a one-rank job (else DeepSpeed tries MPI),
     # on a free port so that two such runs can share a machine.
     if "RANK" not in os.environ:

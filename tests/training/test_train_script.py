@@ -51,6 +51,12 @@ def test_bad_config_one_line_error(tmp_path, override, fragment):
     assert len(lines) == 1 and fragment in lines[0], result.stderr[-1500:]
 
 
+def test_overrides_may_follow_a_flag(tmp_path):
+    """`train.py ... cache=X --resume steps=N` is read whole (plain parse_args stops at the flag)."""
+    result = train(tmp_path / "out", "--resume", "schedule=nope", "cache=/nonexistent/cache")
+    assert result.returncode == 2 and "unknown schedule 'nope'" in result.stderr, result.stderr[-1500:]
+
+
 def test_sigkill_and_resume_reaches_the_same_losses(tmp_path):
     full = tmp_path / "full"
     assert train(full, "steps=6").returncode == 0

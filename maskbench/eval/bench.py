@@ -92,6 +92,10 @@ def _tokenizer(config: RunConfig, card: ModelCard, model, device):
     if tokenizer.vocab_size != model.config.vocab_size:
         raise MaskbenchError(f"tokenizer {tokenizer.name!r} has {tokenizer.vocab_size} codes but the model was trained on "
                              f"{model.config.vocab_size} (tokenizer {card.tokenizer!r}); pass the matching --tokenizer")
+    # Same vocabulary size is not the same tokens: a retrained tokenizer maps every patch to other ids.
+    if card.tokenizer_identity and tokenizer.identity() != card.tokenizer_identity:
+        raise MaskbenchError(f"the model was trained on the tokens of {card.tokenizer_identity}, not of {tokenizer.identity()}; "
+                             "pass that tokenizer's weights with --tokenizer-path, or retrain the model on this one's tokens")
     return tokenizer
 
 

@@ -115,6 +115,7 @@ def test_distributed_run_equals_single_process(finished, assets, tmp_path):
         ({"--data": "/nonexistent/videos"}, "/nonexistent/videos"),
         ({"--extrap": "1"}, "at least 9 frames"),
         ({"--videos": "0"}, "--videos"),
+        ({"--tokenizer-path": "{assets}/other-vq"}, "trained on the tokens of vqgan-"),
     ],
 )
 def test_bad_input_one_line_error(assets, tmp_path, change, fragment):

@@ -9,7 +9,7 @@ from einops import rearrange
 
 from maskbench.core.hookspecs import hookimpl
 from maskbench.samplers.base import Sampler, SamplerOptions
-from maskbench.samplers.ops import context_times, sample_categorical
+from maskbench.samplers.ops import context_times, gumbel_noise, sample_categorical
 from maskbench.schedules import get_schedule
 from maskbench.schedules.counts import unmask_counts
 
@@ -47,7 +47,7 @@ class MGM(Sampler):
         logits = model(x, self.model_time(t), masked)
         tokens, probs = sample_categorical(logits, generator, opts.temperature)
         noise_scale = opts.gumbel * (1 - step / opts.steps)
-        confidence = probs.clamp_min(1e-30).log() + noise_scale * _gumbel(probs.shape, generator, probs.device)
+        confidence = probs.clamp_min(1e-30).log() + noise_scale * gumbel_noise(probs.shape, generator, probs.device)
         flat_mask = rearrange(masked, "b f h w -> b (f h w)")
         scores = torch.full(flat_mask.shape, float("-inf"), device=x.device)
         scores[flat_mask] = confidence
@@ -62,11 +62,6 @@ class MGM(Sampler):
         b, f = masked.shape[:2]
         unmasked = 1 - masked.float().mean(dim=(2, 3))
         return context_times(f, context, schedule.inverse(unmasked[:, context:]), b, masked.device)
-
-
-def _gumbel(shape, generator, device):
-    u = torch.rand(shape, generator=generator, device=device).clamp_(1e-20, 1.0)
-    return -torch.log(-torch.log(u).clamp_min(1e-20))
 
 
 @hookimpl

@@ -36,6 +36,12 @@ def sample_categorical(
     return tokens, probs.gather(1, tokens[:, None]).squeeze(1)
 
 
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Standard Gumbel draws ``-log(E)``, ``E ~ Exp(1)``: finite everywhere (MGM's confidence noise)."""
+    exp = torch.empty(shape, device=device).exponential_(generator=generator)
+    return -exp.clamp_min(torch.finfo(exp.dtype).tiny).log()
+
+
 def reveal_random(masked: torch.Tensor, counts: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Pick ``counts[b, f]`` masked positions uniformly at random in every frame.
 

@@ -1,6 +1,8 @@
+import math
+
 import torch
 
-from maskbench.samplers.ops import reveal_random, sample_categorical
+from maskbench.samplers.ops import gumbel_noise, reveal_random, sample_categorical
 
 
 def test_sample_categorical_matches_distribution(generator):
@@ -26,3 +28,10 @@ def test_reveal_random_picks_exact_counts_among_masked(generator):
     assert not (reveal & ~masked).any()
     got = reveal.sum(dim=(2, 3))
     assert torch.equal(got, torch.minimum(counts, masked.sum(dim=(2, 3))))
+
+
+def test_gumbel_noise_is_finite_standard_gumbel(generator):
+    g = gumbel_noise((200000,), generator, torch.device("cpu"))
+    assert torch.isfinite(g).all()
+    assert abs(g.mean().item() - 0.5772) < 0.02  # Euler-Mascheroni constant
+    assert abs(g.var().item() - math.pi**2 / 6) < 0.05

@@ -6,6 +6,7 @@ The card carries what sampling needs to match training (window geometry, schedul
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,6 +73,17 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     except (OSError, ValueError, RuntimeError) as error:
         raise MaskbenchError(f"cannot load the model in {directory}: {str(error).splitlines()[0]}") from None
     return model.to(device).eval(), card
+
+
+def weights_identity(directory: str | Path) -> str:
+    """16 hex digits of a hash of a model folder's config and weights: retrained weights at the same
+    path are a different model (results keyed by path alone would be reused for them)."""
+    directory = Path(directory)
+    digest = hashlib.sha1()
+    for path in [directory / "config.json", *sorted(directory.glob("*.safetensors"))]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _read_card(directory: Path) -> ModelCard:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskbench.core.checkpoint import ModelCard, load_model
+from maskbench.core.checkpoint import ModelCard, load_model, weights_identity
 from maskbench.core.denoiser import BackboneDenoiser
 from maskbench.core.distributed import local_device
 from maskbench.core.errors import MaskbenchError
@@ -25,6 +25,7 @@ class Bench:
 
     Attributes:
         contexts: long ``[N, m, h, w]`` (CPU) ground-truth context tokens, the same for every sampler.
+        model_identity: hash of the model's config and weights (``weights_identity``).
         truth: uint8 ``[S, L_max, H, W, 3]`` real continuations of the first ``S`` contexts (grids).
     """
 
@@ -40,6 +41,7 @@ class Bench:
     contexts: torch.Tensor
     truth: np.ndarray
     samplers: dict = field(default_factory=dict)
+    model_identity: str = ""
 
     def plan(self, factor: int) -> RolloutPlan:
         return RolloutPlan.from_extrapolation(self.frames, self.context, self.stride, factor)
@@ -82,7 +84,7 @@ def prepare(config: RunConfig, samplers: dict) -> Bench:
         if "schedule" not in config.explicit_options(sampler.name):
             sampler.options.schedule = card.schedule
     return Bench(config, device, card, BackboneDenoiser(model), tokenizer, videos, frames, context, stride,
-                 contexts, windows[: config.samples], samplers)
+                 contexts, windows[: config.samples], samplers, weights_identity(config.model or DEFAULT_MODEL))
 
 
 def _tokenizer(config: RunConfig, card: ModelCard, model, device):

@@ -85,6 +85,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=train_steps(card.get("extra", {})),
         train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
         tokenizer_identity=card.get("tokenizer_identity"),
+        sampler_revision=record.get("sampler_revision", 1),  # records from before revisions existed: 1
     )
 
 

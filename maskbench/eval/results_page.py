@@ -130,7 +130,7 @@ def _setting(grids: dict, reading: dict) -> str:
                          for d, n in dict.fromkeys((r["device"], r["threads"]) for r in rows))
     counts = ", ".join(str(v) for v in sorted({r["videos"] for r in rows if r["fvd"] is not None}))
     text = (f"## Setting\n\nMeasured with the models shipped when the grids ran ({trained}), sampled on {machines}; "
-            f"generated videos per FVD cell: {counts or 'none'}.{_shipped_since(rows)}\n")
+            f"generated videos per FVD cell: {counts or 'none'}.{_shipped_since(rows)}{_revised_since(rows)}\n")
     extra = reading.get("setting")
     return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
 
@@ -152,6 +152,22 @@ def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
             "until the grids are rerun.")
 
 
+def _revised_since(rows: list[dict], current: dict[str, int] | None = None) -> str:
+    """A sentence when cells were measured by an earlier revision of a sampler's code than the installed one
+    (``current``: name -> revision, default the registered samplers)."""
+    if current is None:
+        from maskbench.samplers import registered_samplers
+
+        current = {name: cls.revision for name, cls in registered_samplers().items()}
+    measured = dict.fromkeys((r["sampler"], r.get("sampler_revision", 1)) for r in rows)
+    old = [f"{name} (revision {was}, now {current[name]})" for name, was in measured
+           if name in current and was < current[name]]
+    if not old:
+        return ""
+    return (f" Cells of {', '.join(old)} were measured by an earlier revision of that sampler's code (its `revision` "
+            "note says what changed); they do not measure the current code until the grids are rerun.")
+
+
 def _trained(steps: int | None, loss: float | None) -> str:
     if steps is None:
         return "training length not recorded"
@@ -171,7 +187,7 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
     rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
     videos = ",".join(str(v) for v in sorted({r["videos"] for r in rows}))
-    source = (f"{_provenance(rows)}{_shipped_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
+    source = (f"{_provenance(rows)}{_shipped_since(rows)}{_revised_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
               f"--videos {videos}`, then `maskbench results`." if rows else "No run yet.")
     block = f"{HEADLINE[0]}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md). {source}\n\n{table}"
     readme.write_text(text[:start] + block + text[end:])

@@ -67,9 +67,14 @@ def cell_key(bench: Bench, name: str, factor: int) -> str:
     sampler = bench.samplers[name]
     ident = dict(sampler=name, factor=factor, options=repr(sampler.options), frames=bench.frames, context=bench.context,
                  stride=bench.stride, videos=c.videos, seed=c.seed, model=str(Path(c.model or DEFAULT_MODEL).resolve()),
-                 data=str(c.data), fvd=c.fvd,
-                 batch=bench.batch_size)
+                 data=str(c.data), fvd=c.fvd, batch=bench.batch_size, **_versions(bench, name))
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _versions(bench: Bench, name: str) -> dict:
+    """What a path does not say: the weights behind it, the tokenizer, the sampler's code revision."""
+    return dict(model_identity=bench.model_identity, tokenizer_identity=bench.tokenizer.identity(),
+                sampler_revision=type(bench.samplers[name]).revision)
 
 
 def measured_elsewhere(key: str, reuse: Iterable[Path], out: Path) -> tuple[Path, dict] | None:
@@ -159,7 +164,8 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
                   stride=plan.stride, nfe=nfes.pop(), seconds_total=sum(p["seconds"] for p in parts),
                   seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
                   feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
-                  options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time())
+                  options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time(),
+                  **_versions(bench, name))
     record.update(_fvd(bench, plan.length, parts))
     _save_samples(bench, name, factor, parts)
     return record

@@ -35,6 +35,9 @@ class Sampler(abc.ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[SamplerOptions]] = SamplerOptions
+    #: Bump when a change alters what the sampler draws for a given seed (a bug fix, a new default):
+    #: it is part of every result cell's key, so cells measured by the older code are not reused.
+    revision: ClassVar[int] = 1
 
     def __init__(self, options: SamplerOptions | None = None, **overrides: Any):
         self.options = dataclasses.replace(options or self.Options(), **overrides)

@@ -27,6 +27,7 @@ class MGM(Sampler):
 
     name = "mgm"
     Options = MGMOptions
+    revision = 2  # 2: the Gumbel confidence noise was NaN in revision 1 (a fixed positional unmasking order)
 
     def sample_window(self, model, window, context, generator):
         opts = self.options

@@ -367,3 +367,14 @@ def test_results_page_says_when_the_shipped_models_are_not_the_measured_ones(tmp
     retokenized = [{"masking": "frame", "train_steps": 5700, "tokenizer_identity": "vq-a"}]  # same length, new tokens
     assert "tokenizer vq-b" in _shipped_since(retokenized, tmp_path)
     assert _shipped_since([{"masking": "frame", "train_steps": None}], tmp_path) == ""
+
+
+def test_results_page_says_when_cells_predate_a_sampler_revision():
+    from maskbench.eval.results_page import _revised_since
+
+    current = {"mgm": 2, "fm": 1}
+    rows = [{"sampler": "mgm"}, {"sampler": "fm"}]  # records written before revisions existed count as 1
+    assert "mgm (revision 1, now 2)" in _revised_since(rows, current)
+    assert "fm" not in _revised_since(rows, current)
+    assert _revised_since([{"sampler": "mgm", "sampler_revision": 2}, {"sampler": "fm"}], current) == ""
+    assert _revised_since([{"sampler": "oneshot"}], current) == ""  # a plugin not installed here: nothing to say

@@ -90,6 +90,10 @@ class MaskedLatte(ModelMixin, ConfigMixin):
         depth: total number of blocks, spatial and temporal together.
         num_heads: attention heads per block.
         mlp_ratio: MLP hidden width as a multiple of ``D``.
+        time_conditioning: ``False`` makes a timestep-independent model (paper Table 4; the
+            authors' ``time_cond = 0``): ``t`` is replaced by zeros before the embedding, so every
+            frame gets the embedding of ``t = 0`` whatever the caller passes. Saved in
+            ``config.json``; folders saved before the flag existed load as ``True``.
     """
 
     _supports_gradient_checkpointing = True
@@ -105,6 +109,7 @@ class MaskedLatte(ModelMixin, ConfigMixin):
         depth: int = 4,
         num_heads: int = 3,
         mlp_ratio: float = 4.0,
+        time_conditioning: bool = True,
     ):
         super().__init__()
         _check_sizes(hidden_size, num_heads, depth)
@@ -169,6 +174,10 @@ class MaskedLatte(ModelMixin, ConfigMixin):
 
     def _embed_time(self, t: torch.Tensor) -> torch.Tensor:
         """``[B, F]`` times -> ``[B, F, D]`` frame embeddings."""
+        if not self.config.time_conditioning:
+            # Zeroed, not skipped: the embedding of t = 0 still passes through the learned MLP, as in
+            # the authors' model, so both kinds of model have the same weights and FLOPs.
+            t = torch.zeros_like(t)
         freqs = self.time_proj(rearrange(t, "b f -> (b f)") * _TIME_SCALE)
         emb = self.time_embed(freqs.to(self.time_embed.linear_1.weight.dtype))
         return rearrange(emb, "(b f) d -> b f d", b=t.shape[0])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -142,6 +145,51 @@ def test_save_load_round_trip(tmp_path):
         assert torch.equal(loaded(tokens, t), model(tokens, t))
 
 
+@torch.no_grad()
+def test_time_independent_model_ignores_t_and_uses_the_embedding_of_zero():
+    on, off = _perturbed(), _perturbed(time_conditioning=False)
+    assert torch.equal(on.state_dict()["head.weight"], off.state_dict()["head.weight"])  # same weights
+    tokens, t = _inputs()
+    zeros = torch.zeros_like(t)
+    assert torch.equal(off(tokens, t), off(tokens, 1 - t))
+    assert torch.equal(off(tokens, t), on(tokens, zeros))  # the authors' rule: t is zeroed, not dropped
+    assert not torch.allclose(on(tokens, t), on(tokens, 1 - t))
+
+
+def test_time_conditioning_survives_save_and_load(tmp_path):
+    model = _perturbed(time_conditioning=False)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["time_conditioning"] is False
+    loaded = MaskedLatte.from_pretrained(tmp_path).eval()
+    assert loaded.config.time_conditioning is False
+    tokens, t = _inputs()
+    with torch.no_grad():
+        assert torch.equal(loaded(tokens, t), loaded(tokens, 1 - t))
+
+
+def test_config_saved_before_the_flag_loads_time_conditioned(tmp_path):
+    model = _perturbed()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["time_conditioning"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = MaskedLatte.from_pretrained(tmp_path).eval()
+    assert loaded.config.time_conditioning is True
+    tokens, t = _inputs()
+    with torch.no_grad():
+        assert torch.equal(loaded(tokens, t), model(tokens, t))
+        assert not torch.allclose(loaded(tokens, t), loaded(tokens, 1 - t))
+
+
+def test_shipped_models_are_time_conditioned():
+    from maskbench.core.checkpoint import load_model
+
+    shipped = sorted(Path(__file__).resolve().parents[2].glob("maskbench/weights/latte-*"))
+    assert shipped, "no shipped backbone found"
+    for folder in shipped:
+        assert load_model(folder)[0].config.time_conditioning is True
+
+
 def test_unknown_preset_lists_the_names():
     with pytest.raises(MaskbenchError, match="tiny, cpu, S/2, B/2, L/2, XL/2"):
         build_backbone("M/3")
@@ -210,14 +258,21 @@ def test_cuda_bf16_autocast():
 
 
 @pytest.mark.parametrize("with_where", [False, True])
-def test_cpu_chunking_changes_nothing(monkeypatch, with_where):
-    import maskbench.core.backbone as backbone
-
+@pytest.mark.parametrize("threads", [2, 3])
+def test_cpu_batch_split_over_threads_changes_nothing(with_where, threads):
+    # Batch 5 over 2 threads: slices of 3 + 2 videos; over 3: 2 + 2 + 1 (cpu_threads.py).
     model = _perturbed()
     tokens, t = _inputs(batch=5)
     where = tokens == model.mask_id if with_where else None
-    with torch.inference_mode():
-        whole = model(tokens, t, where)
-        monkeypatch.setattr(backbone, "CPU_CHUNK_TOKENS", 2 * FRAMES * H * W)  # chunks of 2 videos: 2 + 2 + 1
-        chunked = model(tokens, t, where)
-    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)
+    before = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            torch.set_num_threads(1)
+            whole = model(tokens, t, where)  # one thread: no split
+            torch.set_num_threads(threads)
+            split = model(tokens, t, where)
+            assert torch.get_num_threads() == threads  # restored after the slices ran
+    finally:
+        torch.set_num_threads(before)
+    assert split.shape == whole.shape
+    torch.testing.assert_close(split, whole, rtol=1e-5, atol=1e-5)

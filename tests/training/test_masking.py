@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 
 from maskbench.core.backbone import build_backbone
+from maskbench.core.errors import MaskbenchError
 from maskbench.core.training.data import window_batch
 from maskbench.core.training.masking import draw_times, fused_snr_weights, mask_tokens, masked_cross_entropy
 from maskbench.core.training.synthetic import write_synthetic_cache
@@ -39,10 +42,75 @@ def test_loss_ignores_unmasked_positions(generator):
     assert torch.allclose(base, manual)
 
 
-def test_fused_snr_weights(generator):
-    t = torch.rand(16, 8, generator=generator)
-    w = fused_snr_weights(t, get_schedule("sigmoid"))
-    assert w.shape == (16, 8) and torch.all(w > 0) and abs(float(w.mean()) - 1) < 1e-5
+def _kappa(t: float) -> float:
+    """The reference sigmoid schedule (SPEC 3), written out again in plain floats."""
+    v_start, v_end = 1 / (1 + math.exp(3)), 1 / (1 + math.exp(-3))
+    return max(1 - (v_end - 1 / (1 + math.exp(-(6 * t - 3)))) / (v_end - v_start), 1e-5)
+
+
+def _by_hand(times: list[float], formula: str, clip: float = 6.0, decay: float = 0.8) -> list[float]:
+    """The authors' compute_loss_weights (fused, pred_x0 branch) for one video, one frame at a time."""
+    weights, previous = [], None
+    for t in times:
+        k = _kappa(t)
+        snr = k * k / (1 - k * k) if formula == "paper" else k * k / (1 - k) ** 2
+        own = min(snr, clip) / clip
+        carried = 0.0 if previous is None else decay * previous
+        weights.append(clip * (1 - (1 - carried) * (1 - own)))
+        previous = own if previous is None else decay * previous + (1 - decay) * own
+    return weights
+
+
+SNR_CASES = [
+    [0.05, 0.5, 0.8, 0.95],  # noisy to clean
+    [0.95, 0.05, 0.05, 0.05],  # a clean frame lifts the noisy ones after it
+    [0.3, 0.3, 0.3, 0.3],  # constant masking
+    [0.1, 0.9, 0.2, 0.6],
+]
+
+
+@pytest.mark.parametrize("formula", ["authors", "paper"])
+def test_fused_snr_weights_match_the_formula_by_hand(formula):
+    t = torch.tensor(SNR_CASES, dtype=torch.float64)
+    got = fused_snr_weights(t, get_schedule("sigmoid"), formula=formula)
+    expected = torch.tensor([_by_hand(row, formula) for row in SNR_CASES], dtype=torch.float32)
+    assert got.shape == (4, 4) and got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_fused_snr_weights_span_orders_of_magnitude():
+    """The values the issue quotes for the authors' SNR, and the bug they catch: the old code clipped
+    before fusing, then divided min(fused, 6) by fused, and returned 1 for every frame."""
+    sigmoid = get_schedule("sigmoid")
+    first = [float(fused_snr_weights(torch.tensor([[t]]), sigmoid, formula="authors")) for t in (0.05, 0.5, 0.8, 0.9)]
+    assert first[0] == pytest.approx(3.054e-4, rel=1e-3)
+    assert first[1] == pytest.approx(1.0, rel=1e-6)  # kappa(0.5) = 0.5: SNR 1
+    assert first[2:] == [pytest.approx(6.0)] * 2  # SNR 74 and 490, clipped
+    w = fused_snr_weights(torch.tensor([SNR_CASES[0]]), sigmoid, formula="authors")
+    assert float(w.max() / w.min()) > 1e4
+    paper = fused_snr_weights(torch.tensor([[0.5], [0.8]]), sigmoid, formula="paper")
+    torch.testing.assert_close(paper[:, 0], torch.tensor([1 / 3, 4.0567]), rtol=1e-4, atol=0)  # below the clip
+
+
+def test_fused_snr_weights_without_decay_are_min_snr():
+    t = torch.tensor(SNR_CASES[1:2])
+    k = get_schedule("sigmoid").kappa(t.double())
+    plain = (k**2 / (1 - k) ** 2).clamp(max=6.0).float()
+    torch.testing.assert_close(fused_snr_weights(t, get_schedule("sigmoid"), decay=0.0, formula="authors"), plain)
+    with pytest.raises(MaskbenchError, match="unknown SNR formula"):
+        fused_snr_weights(t, get_schedule("sigmoid"), formula="nope")
+
+
+def test_weighted_loss_is_the_weighted_mean_over_masked_tokens(generator):
+    """As the authors: sum over masked tokens of weight x CE, divided by the number of masked tokens."""
+    targets = torch.randint(0, 5, (2, 3, 2, 2), generator=generator)
+    masked = torch.rand(2, 3, 2, 2, generator=generator) < 0.6
+    logits = torch.randn(int(masked.sum()), 5, generator=generator)
+    weights = torch.tensor([[0.1, 1.0, 6.0], [2.0, 0.5, 3.0]])
+    ce = torch.nn.functional.cross_entropy(logits, targets[masked], reduction="none")
+    per_token = weights[:, :, None, None].expand_as(masked)[masked]
+    expected = (ce * per_token).sum() / ce.numel()
+    torch.testing.assert_close(masked_cross_entropy(logits, targets, masked, weights), expected)
 
 
 def test_window_batches_are_a_function_of_seed_step_rank(tmp_path):

@@ -1,6 +1,7 @@
 """train.py as users run it: one-line config errors, SIGKILL + --resume without drift, 2 DeepSpeed ranks."""
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -41,7 +42,8 @@ def losses(out):
 @pytest.mark.parametrize(
     "override,fragment",
     [("schedule=nope", "unknown schedule 'nope'"), ("zero_stage=5", "zero_stage"), ("masking=half", "masking"),
-     ("synthetic=false", "token cache"), ("bogus=1", "unknown config keys"), ("export_dtype=int8", "export_dtype")],
+     ("synthetic=false", "token cache"), ("bogus=1", "unknown config keys"), ("export_dtype=int8", "export_dtype"),
+     ("snr_formula=nope", "snr_formula")],
 )
 def test_bad_config_one_line_error(tmp_path, override, fragment):
     result = train(tmp_path / "out", override, "cache=/nonexistent/cache")
@@ -131,3 +133,35 @@ def test_masking_flag_trains_the_constant_baseline(tmp_path):
     card = json.loads((tmp_path / "constant" / "model" / "maskbench.json").read_text())
     assert card["masking"] == "constant"
     assert "masking: constant" in (tmp_path / "constant" / "config.yaml").read_text()
+
+
+def test_snr_weights_and_time_independence_reach_the_training_step(tmp_path):
+    """The first step's loss over its unweighted cross-entropy is the mean weight of its masked tokens
+    (at initialisation every logit is 0, so each token's cross-entropy is log K): the weights the
+    loop applies are fused_snr_weights with the configured clip, decay and formula."""
+    from maskbench.core.token_cache import open_token_cache
+    from maskbench.core.training.data import window_batch
+    from maskbench.core.training.masking import draw_times, fused_snr_weights, mask_tokens
+    from maskbench.schedules import get_schedule
+
+    out = tmp_path / "weighted"
+    result = train(out, "steps=1", "snr_weighting=true", "snr_clip=4.0", "snr_decay=0.5", "snr_formula=authors",
+                   "time_conditioning=false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    cache = open_token_cache(tmp_path / "tokens")
+    tokens = window_batch(cache.tokens, 8, 4, 0, 0, 0)  # configs/tiny.yaml: frames 8, micro_batch 4, seed 0
+    generator = torch.Generator().manual_seed(0)
+    t = draw_times(4, 8, "frame", generator)
+    _, masked = mask_tokens(tokens, t, get_schedule("sigmoid"), cache.vocab_size, generator)
+    weights = fused_snr_weights(t, get_schedule("sigmoid"), clip=4.0, decay=0.5, formula="authors")
+    mean_weight = float(weights[:, :, None, None].expand_as(masked)[masked].mean())
+    assert record["ce"] == pytest.approx(math.log(cache.vocab_size), rel=1e-5)
+    assert record["loss"] / record["ce"] == pytest.approx(mean_weight, rel=1e-4)
+    assert not 0.9 < mean_weight < 1.1  # far from the old, normalised weights
+    config = json.loads((out / "model" / "config.json").read_text())
+    recipe = json.loads((out / "model" / "maskbench.json").read_text())["extra"]["recipe"]
+    assert config["time_conditioning"] is False
+    assert (recipe["snr_weighting"], recipe["snr_clip"], recipe["time_conditioning"]) == (True, 4.0, False)
+    extra = json.loads((out / "model" / "maskbench.json").read_text())["extra"]
+    assert extra["final_ce"] == extra["ce_mean_last_100_steps"] == record["ce"]

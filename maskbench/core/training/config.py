@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from maskbench.core.errors import MaskbenchError
+from maskbench.core.training.masking import SNR_FORMULAS
 
 
 EXPORT_DTYPES = ("float32", "float16", "bfloat16")
@@ -29,7 +30,11 @@ class TrainConfig:
     stride: int = 14
     masking: str = "frame"
     schedule: str = "sigmoid"
-    snr_weighting: bool = False
+    snr_weighting: bool = False  # fused-SNR loss weights per frame (paper A.4; authors' reweigh_loss=snr)
+    snr_clip: float = 6.0  # min-SNR clip (authors' snr_clip)
+    snr_decay: float = 0.8  # smoothing of the SNR over frames (authors' cum_snr_decay); 0: plain min-SNR per frame
+    snr_formula: str = "paper"  # "paper": kappa^2 / (1 - kappa^2) (A.4); "authors": kappa^2 / (1 - kappa)^2
+    time_conditioning: bool = True  # false: a timestep-independent model (Table 4), t zeroed inside the backbone
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -65,6 +70,11 @@ class TrainConfig:
         if not 1 <= self.context < self.frames or not 1 <= self.stride <= self.frames - self.context:
             raise MaskbenchError(f"need 1 <= context < frames and 1 <= stride <= frames - context, got "
                                  f"frames={self.frames} context={self.context} stride={self.stride}")
+        if self.snr_formula not in SNR_FORMULAS:
+            raise MaskbenchError(f"snr_formula must be one of {', '.join(SNR_FORMULAS)}, got {self.snr_formula!r}")
+        if not self.snr_clip > 0 or not 0 <= self.snr_decay < 1:
+            raise MaskbenchError(f"need snr_clip > 0 and 0 <= snr_decay < 1, got snr_clip={self.snr_clip} "
+                                 f"snr_decay={self.snr_decay}")
         if self.export_dtype not in EXPORT_DTYPES:
             raise MaskbenchError(f"export_dtype must be one of {', '.join(EXPORT_DTYPES)}, got {self.export_dtype!r}")
         if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():

@@ -43,11 +43,12 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> None:
     schedule = get_schedule(config.schedule)
     started, first = time.time(), step
     while step < config.steps:
-        loss = _train_step(engine, config, cache, schedule, step, rank, size, device)
+        loss, ce = _train_step(engine, config, cache, schedule, step, rank, size, device)
         ema.update(engine.module)
         step += 1
         if rank == 0 and (step % config.log_every == 0 or step == config.steps):
-            _log(out, config, step, loss, started, first, size * cache.tokens.shape[2] * cache.tokens.shape[3], offset)
+            _log(out, config, step, loss, started, first, size * cache.tokens.shape[2] * cache.tokens.shape[3], offset,
+                 ce)
         if step % config.checkpoint_every == 0 or step == config.steps:
             engine.save_checkpoint(str(out / "checkpoints"), tag=f"step{step:08d}",
                                    client_state={"step": step, "ema": ema.state_dict()})
@@ -67,7 +68,8 @@ def _open_cache(config: TrainConfig, rank: int):
 def _engine(config: TrainConfig, cache, device, deepspeed):
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     h, w = cache.tokens.shape[2:]
-    model = build_backbone(config.preset, vocab_size=cache.vocab_size, max_frames=config.frames, height=h, width=w)
+    model = build_backbone(config.preset, vocab_size=cache.vocab_size, max_frames=config.frames, height=h, width=w,
+                           time_conditioning=config.time_conditioning)
     if config.init_from is not None:
         _warm_start(model, config.init_from)
     model.to(device)
@@ -114,25 +116,35 @@ def _drop_metrics_after(path: Path, step: int) -> float:
     return kept[-1].get("wall_s", kept[-1]["elapsed_s"]) if kept else 0.0
 
 
-def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: int, size: int, device) -> float:
-    """One optimizer step of Algorithm 1 (``grad_accum`` micro-batches); returns the mean loss."""
-    total = 0.0
+def _train_step(engine, config: TrainConfig, cache, schedule, step: int, rank: int, size: int,
+                device) -> tuple[float, float | None]:
+    """One optimizer step of Algorithm 1 (``grad_accum`` micro-batches).
+
+    Returns the mean loss and, with SNR weighting, the mean unweighted cross-entropy (else ``None``):
+    the weighted loss of runs with different weights cannot be compared.
+    """
+    total, total_ce = 0.0, 0.0
     for micro in range(config.grad_accum):
         draw = step * config.grad_accum + micro
         tokens = window_batch(cache.tokens, config.frames, config.micro_batch, config.seed, draw, rank).to(device)
         generator = torch.Generator(device).manual_seed((config.seed * size + rank) * 1_000_003 + draw)
         t = draw_times(tokens.shape[0], tokens.shape[1], config.masking, generator, device)
         xt, masked = mask_tokens(tokens, t, schedule, engine.module.mask_id, generator)
-        weights = fused_snr_weights(t, schedule) if config.snr_weighting else None
-        loss = masked_cross_entropy(engine(xt, t, masked), tokens, masked, weights)
+        weights = None
+        if config.snr_weighting:
+            weights = fused_snr_weights(t, schedule, config.snr_clip, config.snr_decay, config.snr_formula)
+        logits = engine(xt, t, masked)
+        loss = masked_cross_entropy(logits, tokens, masked, weights)
         engine.backward(loss)
         engine.step()
         total += loss.detach().item()
-    return total / config.grad_accum
+        if weights is not None:
+            total_ce += masked_cross_entropy(logits.detach(), tokens, masked).item()
+    return total / config.grad_accum, total_ce / config.grad_accum if config.snr_weighting else None
 
 
 def _log(out: Path, config: TrainConfig, step: int, loss: float, started: float, first: int, tokens_per_frame: int,
-         offset: float) -> None:
+         offset: float, ce: float | None = None) -> None:
     """``tokens_per_frame`` counts every rank's tokens of one frame (world size x h x w); ``offset`` is
     the wall time of earlier sessions, so ``wall_s`` adds up across resumes."""
     elapsed = time.time() - started
@@ -140,7 +152,7 @@ def _log(out: Path, config: TrainConfig, step: int, loss: float, started: float,
     tokens = rate * config.micro_batch * config.grad_accum * config.frames * tokens_per_frame
     eta = (config.steps - step) / max(rate, 1e-9)
     record = {"step": step, "loss": loss, "steps_per_s": rate, "tokens_per_s": tokens, "elapsed_s": elapsed,
-              "wall_s": offset + elapsed}
+              "wall_s": offset + elapsed, **({"ce": ce} if ce is not None else {})}
     with (out / "metrics.jsonl").open("a") as handle:
         handle.write(json.dumps(record) + "\n")
     print(f"step {step}/{config.steps}  loss {loss:.4f}  {tokens:,.0f} tokens/s  ETA {eta / 60:.1f} min", flush=True)
@@ -164,11 +176,26 @@ def _export(out: Path, config: TrainConfig, cache, ema: EMA) -> None:
     lineage = _lineage(config.init_from, last)
     extra = {"steps": last["step"], "final_loss": last["loss"], "loss_mean_last_100_steps": sum(recent) / len(recent),
              "wall_time_s": last.get("wall_s", last["elapsed_s"]), "init_from": config.init_from,
-             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache, **lineage, **config.extra}
+             "command": commands[0], "resumed_with": commands[1:], "cache": config.cache, "recipe": _recipe(config),
+             **_cross_entropy(metrics, last), **lineage, **config.extra}
     card = ModelCard(config.frames, config.context, config.stride, config.schedule, config.masking, config.tokenizer,
                      cache.meta["tokenizer"], config.frame_size, extra)
     save_model(copy.deepcopy(ema.model).to(getattr(torch, config.export_dtype)), out / "model", card)
     _plot(metrics, out / "loss.png", first=lineage.get("total_steps", last["step"]) - last["step"])
+
+
+def _cross_entropy(metrics: list[dict], last: dict) -> dict:
+    """With SNR weighting the loss is weighted: the unweighted cross-entropy is what compares with other runs."""
+    recent = [m["ce"] for m in metrics if "ce" in m and m["step"] > last["step"] - 100]
+    return {"final_ce": last["ce"], "ce_mean_last_100_steps": sum(recent) / len(recent)} if "ce" in last else {}
+
+
+def _recipe(config: TrainConfig) -> dict:
+    """The training choices where runs (and the paper's recipe) differ, so a card says how its model
+    was trained (config.yaml beside the checkpoints does not ship)."""
+    keys = ("masking", "snr_weighting", "snr_clip", "snr_decay", "snr_formula", "time_conditioning", "lr",
+            "grad_clip", "ema_decay", "micro_batch", "grad_accum")
+    return {key: getattr(config, key) for key in keys}
 
 
 def _lineage(init_from: str | None, last: dict) -> dict:

@@ -71,6 +71,7 @@ def chunked_rollout(
     context: torch.Tensor,
     plan: RolloutPlan,
     generator: torch.Generator,
+    full_windows: bool = False,
 ) -> torch.Tensor:
     """Generate ``plan.length`` frames window by window (Algorithm 2).
 
@@ -83,17 +84,30 @@ def chunked_rollout(
         context: long ``[B, m, h, w]`` ground-truth context tokens.
         plan: rollout geometry.
         generator: every random draw comes from it.
+        full_windows: every window has ``k`` frames (its context, then ``k - context`` masked ones) and
+            only the first ``new`` generated frames are kept, as the paper's section 3.4 prose and the
+            authors' code do; default (Algorithm 2): context + ``new`` masked frames. The two agree
+            whenever ``s = k - m`` and ``L >= k``.
 
     Returns:
         long ``[B, L, h, w]`` on the CPU; the first ``m`` frames are ``context``.
     """
     check_context(context, plan)
-    video = context.cpu()
+    # The whole video is allocated once: growing it by torch.cat every window left a new, larger
+    # block on the heap between the forwards' transient blocks each time, and the process's peak
+    # memory crept up with the number of windows (10x/2x rollout peak 1.3-1.5, benchmarks/
+    # test_rollout_memory.py).
+    b, m, h, w = context.shape
+    video = torch.empty((b, plan.length, h, w), dtype=context.dtype)
+    video[:, :m] = context.cpu()
+    end = m
     for ctx, new in plan.windows():
-        window = torch.cat([video[:, -ctx:], _masked_frames(video, new, model.mask_id)], dim=1)
+        masked = plan.frames - ctx if full_windows else new
+        window = torch.cat([video[:, end - ctx : end], _masked_frames(video, masked, model.mask_id)], dim=1)
         filled = sample_window(model, window.to(model.device), ctx, generator)
-        video = torch.cat([video, filled[:, ctx:].cpu()], dim=1)
-    return video
+        video[:, end : end + new] = filled[:, ctx : ctx + new].cpu()
+        end += new
+    return video[:, :end]
 
 
 def _masked_frames(video: torch.Tensor, count: int, mask_id: int) -> torch.Tensor:

@@ -75,7 +75,7 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         variant=variant, key=record.get("key"), sampler=record["sampler"], extrap=record["extrap"], frames=record["frames"],
         context=record["context"], stride=record["stride"], mode=_mode(record), options=options,
         steps=_option(options, "steps", int),
-        time_independent=_option(options, "time_independent", lambda text: text == "True"),
+        time_independent=_time_independent(options),
         model_time_dependent=True,  # every maskbench backbone is conditioned on per-frame t
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
         nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
@@ -100,6 +100,12 @@ def _mode(record: dict) -> str:
     if record["stride"] == 1:
         return "autoregressive"  # m = k - 1 makes s = 1 = k - m too: one new frame per window is what counts
     return "full-sequence" if record["stride"] == record["frames"] - record["context"] else f"stride {record['stride']}"
+
+
+def _time_independent(options: str) -> bool | None:
+    """t = 0 for every frame: the flag, or MGM's ``time=zeros`` (its default from revision 3)."""
+    flag = _option(options, "time_independent", lambda text: text == "True")
+    return flag or _option(options, "time", lambda text: text == "zeros") or flag
 
 
 def _option(options: str, name: str, kind):

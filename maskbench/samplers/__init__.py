@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from maskbench.samplers.base import Sampler, SamplerOptions, option_fields, parse_option
+from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.options import (AtLeast, OneOf, RegisteredSchedule, describe_option, option, option_fields,
+                                        parse_option)
 
-__all__ = ["Sampler", "SamplerOptions", "option_fields", "parse_option", "registered_samplers", "get_sampler", "build_sampler"]
+__all__ = ["Sampler", "SamplerOptions", "option", "AtLeast", "OneOf", "RegisteredSchedule", "describe_option",
+           "option_fields", "parse_option", "registered_samplers", "get_sampler", "build_sampler"]
 
 
 def registered_samplers() -> dict[str, type[Sampler]]:
@@ -24,10 +27,6 @@ def get_sampler(name: str) -> type[Sampler]:
 
 
 def build_sampler(name: str, **options: Any) -> Sampler:
-    """Instantiate sampler ``name`` with option overrides (unknown options are errors)."""
-    cls = get_sampler(name)
-    fields = option_fields(cls.Options)
-    for key in options:
-        if key not in fields:
-            parse_option(cls.Options, key, "")  # raises the one-line "unknown option" error
-    return cls(**options)
+    """Instantiate sampler ``name`` with option overrides; unknown options, values of the wrong type and
+    values an option's constraint refuses are one-line errors (checked by the sampler's ``__init__``)."""
+    return get_sampler(name)(**options)

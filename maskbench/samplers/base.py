@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -12,18 +12,28 @@ import torch
 from maskbench.core.denoiser import Denoiser
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan, chunked_rollout
+from maskbench.samplers.options import OneOf, RegisteredSchedule, check_known, check_options, option
+from maskbench.samplers.options import option_fields, parse_option  # noqa: F401  (re-exported)
+
+WINDOWS = ("stride", "full")
 
 
 @dataclass
 class SamplerOptions:
-    """Options every sampler has; subclasses add their own fields (with ``help`` metadata)."""
+    """Options every sampler has; subclasses add their own, declared with :func:`option` (help, constraint)."""
 
-    time_independent: bool = field(
-        default=False, metadata={"help": "pass t = 0 for every frame at every step (paper eq. 8)"}
-    )
-    schedule: str = field(
-        default="sigmoid", metadata={"help": "masking schedule kappa(t) the model was trained with"}
-    )
+    time_independent: bool = option(
+        False, "pass t = 0 for every frame at every step (paper eq. 8); for MGM the same as mgm.time=zeros, "
+        "which is MGM's default")
+    schedule: str = option("sigmoid", "masking schedule kappa(t) the model was trained with", RegisteredSchedule())
+    window: str = option(
+        "stride", "frames of a window when s < k - m: 'stride' = context + s masked (Algorithm 2), 'full' = "
+        "context + k - m masked, the surplus dropped (paper 3.4 prose, authors' code); equal when s = k - m",
+        OneOf(WINDOWS))
+
+    def conflicts(self) -> str | None:
+        """Options that contradict each other, said in one line (``None`` when they agree); override to add rules."""
+        return None
 
 
 class Sampler(abc.ABC):
@@ -38,9 +48,19 @@ class Sampler(abc.ABC):
     #: Bump when a change alters what the sampler draws for a given seed (a bug fix, a new default):
     #: it is part of every result cell's key, so cells measured by the older code are not reused.
     revision: ClassVar[int] = 1
+    #: True when, given an exact posterior denoiser (and the steps its options say), the sampler draws from
+    #: the joint distribution itself, not a heuristic; tests/samplers/test_distribution.py checks every
+    #: sampler that claims it.
+    exact: ClassVar[bool] = False
 
     def __init__(self, options: SamplerOptions | None = None, **overrides: Any):
+        prefix = f"{getattr(self, 'name', type(self).__name__)}."
+        check_known(self.Options, overrides, prefix)
         self.options = dataclasses.replace(options or self.Options(), **overrides)
+        check_options(self.options, prefix)
+        conflict = self.options.conflicts()
+        if conflict:
+            raise MaskbenchError(f"{prefix.rstrip('.')}: {conflict}")
 
     @abc.abstractmethod
     def sample_window(
@@ -62,29 +82,9 @@ class Sampler(abc.ABC):
         self, model: Denoiser, context: torch.Tensor, plan: RolloutPlan, generator: torch.Generator
     ) -> torch.Tensor:
         """Roll out a long video from ground-truth context ``[B, m, h, w]`` -> ``[B, L, h, w]`` (CPU)."""
-        return chunked_rollout(self.sample_window, model, context, plan, generator)
+        return chunked_rollout(self.sample_window, model, context, plan, generator,
+                               full_windows=self.options.window == "full")
 
     def model_time(self, t: torch.Tensor) -> torch.Tensor:
         """The per-frame time the model sees: ``t``, or zeros in timestep-independent mode."""
         return torch.zeros_like(t) if self.options.time_independent else t
-
-
-def option_fields(options_cls: type[SamplerOptions]) -> dict[str, dataclasses.Field]:
-    """Name -> field of a sampler's options dataclass."""
-    return {f.name: f for f in dataclasses.fields(options_cls)}
-
-
-def parse_option(options_cls: type[SamplerOptions], name: str, text: str) -> Any:
-    """Convert a command-line value to the type of option ``name`` (one-line error if impossible)."""
-    fields = option_fields(options_cls)
-    if name not in fields:
-        raise MaskbenchError(f"unknown option {name!r}; options: {', '.join(sorted(fields))}")
-    kind = type(fields[name].default)
-    try:
-        if kind is bool:
-            if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                raise ValueError(text)
-            return text.lower() in {"true", "1", "yes"}
-        return kind(text)
-    except ValueError:
-        raise MaskbenchError(f"option {name} expects a {kind.__name__}, got {text!r}") from None

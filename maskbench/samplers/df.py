@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from maskbench.core.hookspecs import hookimpl
 from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.options import AtLeast, option
 from maskbench.samplers.ops import step_to_times
 from maskbench.schedules import get_schedule
 from maskbench.schedules.pyramid import level_to_time, pyramid_matrix
@@ -15,8 +16,8 @@ from maskbench.schedules.pyramid import level_to_time, pyramid_matrix
 
 @dataclass
 class DFOptions(SamplerOptions):
-    steps: int = field(default=250, metadata={"help": "denoising steps per frame T; a window costs k + T (paper: 250)"})
-    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of token draws"})
+    steps: int = option(250, "denoising steps per frame T; a window costs k + T (paper: 250)", AtLeast(1))
+    temperature: float = option(1.0, "softmax temperature of token draws (0: argmax)", AtLeast(0))
 
 
 class DF(Sampler):
@@ -24,6 +25,7 @@ class DF(Sampler):
 
     name = "df"
     Options = DFOptions
+    exact = True  # random reveals, each token from the model's posterior: exact as steps grow
 
     def sample_window(self, model, window, context, generator):
         x = window.clone()

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from maskbench.core.hookspecs import hookimpl
 from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.options import AtLeast, option
 from maskbench.samplers.ops import context_times, sample_categorical
 from maskbench.schedules import get_schedule
 
 
 @dataclass
 class FMOptions(SamplerOptions):
-    steps: int = field(default=250, metadata={"help": "Euler steps per window, h = 1 / steps (paper: 250)"})
-    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of token draws"})
+    steps: int = option(250, "Euler steps per window, h = 1 / steps (paper: 250)", AtLeast(1))
+    temperature: float = option(1.0, "softmax temperature of token draws (0: argmax)", AtLeast(0))
 
 
 class FM(Sampler):
@@ -23,6 +24,7 @@ class FM(Sampler):
 
     name = "fm"
     Options = FMOptions
+    exact = True  # tokens revealed in one step are drawn independently: exact as steps grow (h -> 0)
 
     def sample_window(self, model, window, context, generator):
         x = window.clone()

@@ -5,13 +5,14 @@ NFE = T (init) + (L - k) * ceil(T / (k - m)) (one-frame shifts) + T (final flush
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from maskbench.core.hookspecs import hookimpl
 from maskbench.core.rollout import RolloutPlan, check_context
 from maskbench.samplers.base import Sampler, SamplerOptions
+from maskbench.samplers.options import AtLeast, option
 from maskbench.samplers.ops import step_to_times
 from maskbench.schedules import get_schedule
 from maskbench.schedules.rolling import final_times, init_times, shift_times
@@ -19,8 +20,8 @@ from maskbench.schedules.rolling import final_times, init_times, shift_times
 
 @dataclass
 class RDMOptions(SamplerOptions):
-    steps: int = field(default=250, metadata={"help": "denoising steps T of the init and final stages (paper: 250)"})
-    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of token draws"})
+    steps: int = option(250, "denoising steps T of the init and final stages (paper: 250)", AtLeast(1))
+    temperature: float = option(1.0, "softmax temperature of token draws (0: argmax)", AtLeast(0))
 
 
 class RDM(Sampler):
@@ -28,6 +29,7 @@ class RDM(Sampler):
 
     name = "rdm"
     Options = RDMOptions
+    exact = True  # random reveals, each token from the model's posterior: exact as steps grow
 
     def sample_window(self, model, window, context, generator):
         """One window on its own: init to the rolling state, then the final flush (2T evaluations)."""
@@ -39,7 +41,10 @@ class RDM(Sampler):
 
     def generate(self, model, context, plan: RolloutPlan, generator):
         check_context(context, plan)
-        k, m = plan.frames, plan.context
+        m = plan.context
+        # L < k: one window of L frames (Algorithm 2's reading), or k frames with the surplus dropped. Until
+        # now RDM returned k frames here; no result cell has L < k (L = x k), so the revision stays 1.
+        k = plan.frames if self.options.window == "full" else min(plan.frames, plan.length)
         n, steps = k - m, self.options.steps
         b, _, h, w = context.shape
         masked = torch.full((b, n, h, w), model.mask_id, dtype=context.dtype)
@@ -53,7 +58,7 @@ class RDM(Sampler):
             window = torch.cat([window[:, 1:], fresh], dim=1)
         self._follow(model, window, m, final_times(n, steps), generator)
         done.append(window[:, m:].cpu())
-        return torch.cat(done, dim=1)
+        return torch.cat(done, dim=1)[:, : plan.length]
 
     def _follow(self, model, x, context, times, generator):
         """Walk the new frames through ``times`` (``[rows + 1, n]``): one evaluation per row."""

@@ -24,3 +24,12 @@ def test_counted_nfe_equals_paper(geometry, sampler, expected):
     config = NFEConfig((sampler,), *geometry, tuple(expected))
     rows = nfe_rows(config, {sampler: build_sampler(sampler)})
     assert {row["extrap"]: row["nfe"] for row in rows} == expected
+
+
+@pytest.mark.parametrize("geometry,expected", [(FFS, 19), (DMLAB, 16), ((16, 15, 1), 4), ((36, 35, 1), 3)])
+def test_authors_mgm_counts_stop_when_nothing_is_masked(geometry, expected):
+    """``mgm.spread=window`` (the authors' adap_scheduler) spends fewer than 20 NFE on a window with context."""
+    config = NFEConfig(("mgm",), *geometry, (1,))
+    rows = nfe_rows(config, {"mgm": build_sampler("mgm", spread="window")})
+    assert rows[0]["nfe"] == expected
+    assert nfe_rows(config, {"mgm": build_sampler("mgm")})[0]["nfe"] == 20

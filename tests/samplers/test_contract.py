@@ -8,22 +8,25 @@ import torch
 from maskbench.core.denoiser import CountingDenoiser
 from maskbench.core.rollout import RolloutPlan
 from maskbench.core.standins import OracleDenoiser, RandomDenoiser
-from maskbench.samplers import build_sampler, registered_samplers
+from maskbench.samplers import build_sampler, option_fields, registered_samplers
 
 VOCAB, GRID = 16, (5, 4)  # 20 tokens per frame: MGM's 20 steps each unmask at least one token
 PLAN = RolloutPlan(frames=6, context=2, stride=4, length=14)
+SHORT = RolloutPlan(frames=6, context=2, stride=4, length=4)  # L < k: one window shorter than the model's
 
 
 def expected_nfe(name: str, plan: RolloutPlan, sampler) -> int | None:
-    """Paper Appendix A.2 formulas for the built-ins; unknown (third-party) samplers: None."""
-    windows = math.ceil((plan.length - plan.frames) / plan.stride) + 1
+    """Paper Appendix A.2 formulas for the built-ins (DF: ``T`` plus the window's frames, ``k`` for full
+    windows); unknown (third-party) samplers: None."""
+    windows = plan.windows()
     steps = getattr(sampler.options, "steps", None)
     k, m, n = plan.frames, plan.context, plan.length
+    full = getattr(sampler.options, "window", "stride") == "full"
     return {
-        "mgm": windows * steps if steps else None,
-        "fm": windows * steps if steps else None,
-        "df": windows * (k + steps) if steps else None,
-        "rdm": steps + (n - k) * math.ceil(steps / (k - m)) + steps if steps else None,
+        "mgm": len(windows) * steps if steps else None,
+        "fm": len(windows) * steps if steps else None,
+        "df": sum(steps + (k if full else ctx + new) for ctx, new in windows) if steps else None,
+        "rdm": steps + max(n - k, 0) * math.ceil(steps / (k - m)) + steps if steps else None,
     }.get(name)
 
 
@@ -31,10 +34,10 @@ def context_tokens(seed: int = 0) -> torch.Tensor:
     return torch.randint(0, VOCAB, (3, PLAN.context, *GRID), generator=torch.Generator().manual_seed(seed))
 
 
-def run(name: str, seed: int, model_seed: int = 0):
-    sampler = build_sampler(name)
+def run(name: str, seed: int, model_seed: int = 0, plan: RolloutPlan = PLAN, **options):
+    sampler = build_sampler(name, **options)
     model = CountingDenoiser(RandomDenoiser(VOCAB, seed=model_seed))
-    video = sampler.generate(model, context_tokens(), PLAN, torch.Generator().manual_seed(seed))
+    video = sampler.generate(model, context_tokens(), plan, torch.Generator().manual_seed(seed))
     return sampler, model, video
 
 
@@ -49,6 +52,26 @@ def test_shape_no_mask_context_untouched(name):
     assert video.dtype == torch.long
     assert ((video >= 0) & (video < VOCAB)).all(), "mask token or out-of-range id left in the output"
     assert torch.equal(video[:, : PLAN.context], context_tokens())
+
+
+@pytest.mark.parametrize("window", ["stride", "full"])
+def test_rollout_shorter_than_a_window_returns_its_length(name, window):
+    """L < k: every sampler returns L frames (RDM used to return k), whichever window rule."""
+    sampler, model, video = run(name, seed=0, plan=SHORT, window=window)
+    assert video.shape == (3, SHORT.length, *GRID)
+    assert ((video >= 0) & (video < VOCAB)).all()
+    assert torch.equal(video[:, : SHORT.context], context_tokens())
+    expected = expected_nfe(name, SHORT, sampler)
+    if expected is not None:
+        assert model.nfe == expected
+
+
+def test_full_windows_equal_algorithm_2_windows_when_s_is_k_minus_m(name):
+    """``window=full`` (k frames, surplus dropped) and ``window=stride`` (Algorithm 2) agree for s = k - m."""
+    assert PLAN.stride == PLAN.frames - PLAN.context and PLAN.length >= PLAN.frames
+    _, stride_model, stride = run(name, seed=4, window="stride")
+    _, full_model, full = run(name, seed=4, window="full")
+    assert torch.equal(stride, full) and stride_model.nfe == full_model.nfe
 
 
 def test_counted_nfe_matches_paper_formula(name):
@@ -94,7 +117,8 @@ def test_oracle_reproduces_truth_through_multi_window_rollout(name):
 
 
 def test_conditioning_times_are_per_frame(name):
-    """Context frames are always presented as clean (t = 1) in time-dependent mode."""
+    """Per-frame times in [0, 1]; context frames presented as clean (t = 1), unless the sampler samples
+    timestep-independently (t = 0 for every frame, as MGM does by default: paper eq. 8)."""
     seen = []
 
     class Spy(RandomDenoiser):
@@ -106,6 +130,14 @@ def test_conditioning_times_are_per_frame(name):
     for t, masked in seen:
         assert t.shape == masked.shape[:2]
         assert ((t >= 0) & (t <= 1)).all()
-        assert torch.all(t[:, 0] == 1), "the first frame of a window is context and must have t = 1"
+        if not (t == 0).all():
+            assert torch.all(t[:, 0] == 1), "the first frame of a window is context and must have t = 1"
         fully_masked = masked.flatten(2).all(-1)
         assert torch.all(t[fully_masked] < 1)
+
+
+def test_options_have_help_and_their_defaults_pass_their_constraints(name):
+    cls = registered_samplers()[name]
+    for f in option_fields(cls.Options).values():
+        assert f.metadata.get("help"), f"{name}.{f.name} has no help"
+    build_sampler(name)  # checks every default against its declared constraint

@@ -14,6 +14,7 @@ from maskbench.core.distributed import local_device
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan
 from maskbench.eval.config import RunConfig
+from maskbench.eval.protocols import check_protocol
 
 MIN_FVD_FRAMES = 9  # the Kinetics I3D's temporal pooling needs this many
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "latte-vizdoom-frame"
@@ -24,9 +25,11 @@ class Bench:
     """The shared state of a run.
 
     Attributes:
-        contexts: long ``[N, m, h, w]`` (CPU) ground-truth context tokens, the same for every sampler.
+        contexts: rollout length ``L`` -> long ``[N, m, h, w]`` (CPU) ground-truth context tokens: the
+            first ``m`` frames of ``N`` random real windows of ``L`` frames, the same for every sampler of
+            that length, and a function of (data set, split, ``L``, ``N``, seed) alone (see :func:`cell_windows`).
         model_identity: hash of the model's config and weights (``weights_identity``).
-        truth: uint8 ``[S, L_max, H, W, 3]`` real continuations of the first ``S`` contexts (grids).
+        truth: rollout length ``L`` -> uint8 ``[S, L, H, W, 3]``: those windows for the first ``S`` contexts (grids).
     """
 
     config: RunConfig
@@ -38,8 +41,8 @@ class Bench:
     frames: int
     context: int
     stride: int
-    contexts: torch.Tensor
-    truth: np.ndarray
+    contexts: dict[int, torch.Tensor]
+    truth: dict[int, np.ndarray]
     samplers: dict = field(default_factory=dict)
     model_identity: str = ""
 
@@ -76,15 +79,20 @@ def prepare(config: RunConfig, samplers: dict) -> Bench:
         if config.fvd and plan.length < MIN_FVD_FRAMES:
             raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FVD_FRAMES} frames, {factor}x gives "
                                  f"{plan.length}; raise --extrap or pass --no-fvd")
+        if config.fvd:
+            check_protocol(config.fvd_protocol, plan.length)
     tokenizer = _tokenizer(config, card, model, device)
     videos = _videos(config, card)
-    windows = _context_windows(videos, config, frames, context)
-    contexts = _encode(tokenizer, windows[:, :context], config.batch_size or 8)
+    lengths = sorted({RolloutPlan.from_extrapolation(frames, context, stride, f).length for f in config.factors})
+    contexts, truth = {}, {}
+    for length in lengths:  # one draw per rollout length, so a cell does not depend on the other factors asked
+        firsts, truth[length] = cell_windows(videos, length, context, config.videos, config.seed, config.samples)
+        contexts[length] = _encode(tokenizer, firsts, config.batch_size or 8)
     for sampler in samplers.values():
         if "schedule" not in config.explicit_options(sampler.name):
             sampler.options.schedule = card.schedule
     return Bench(config, device, card, BackboneDenoiser(model), tokenizer, videos, frames, context, stride,
-                 contexts, windows[: config.samples], samplers, weights_identity(config.model or DEFAULT_MODEL))
+                 contexts, truth, samplers, weights_identity(config.model or DEFAULT_MODEL))
 
 
 def _tokenizer(config: RunConfig, card: ModelCard, model, device):
@@ -110,16 +118,31 @@ def _videos(config: RunConfig, card: ModelCard):
     if not (path / "meta.json").exists():
         from maskbench.core.data.vizdoom import render_dataset
 
-        print(f"maskbench: rendering the embedded ViZDoom dataset into {path} (first use, a few minutes)")
+        print(f"first use: rendering the embedded ViZDoom data set (625 videos, 2.2 GB, about 2 min on 2 cores) into "
+              f"{path}; set MASKBENCH_DATA to put it elsewhere", flush=True)
         render_dataset(path, size=card.frame_size)
     return open_videos(path, size=card.frame_size, split="test")
 
 
-def _context_windows(videos, config: RunConfig, frames: int, context: int) -> np.ndarray:
-    """Random real windows long enough for the longest rollout; contexts are their first ``m`` frames."""
-    from maskbench.core.data import random_windows
+#: Names how contexts are drawn; part of every cell key (bump when :func:`cell_windows` changes).
+CONTEXT_DRAW = "random-windows-of-L-v2"
 
-    return random_windows(videos, max(config.factors) * frames, config.videos, seed=config.seed)
+
+def cell_windows(videos, length: int, context: int, count: int, seed: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The real windows behind the cells of rollout length ``length``.
+
+    ``count`` random windows of ``length`` frames (:func:`maskbench.core.data.window_picks`, seeded
+    by ``seed``): a function of the data set, ``length``, ``count`` and ``seed`` only, never of the
+    other lengths or samplers of the run, so a cell's key can say everything its contexts depend on.
+
+    Returns:
+        ``(contexts, truth)``: uint8 ``[count, context, H, W, 3]`` first frames of every window (only
+        they are read), and uint8 ``[min(samples, count), length, H, W, 3]`` the first windows whole (grids).
+    """
+    from maskbench.core.data import read_windows, window_picks
+
+    picks, starts = window_picks(videos, length, count, seed=seed)
+    return read_windows(videos, picks, starts, context), read_windows(videos, picks[:samples], starts[:samples], length)
 
 
 def _encode(tokenizer, pixels: np.ndarray, batch: int) -> torch.Tensor:

@@ -89,7 +89,7 @@ def i3d_features(
     device = next(model.parameters()).device
     total = len(videos) if isinstance(videos, (np.ndarray, torch.Tensor)) else None
     feats = []
-    with torch.inference_mode(), tqdm(total=total, disable=not progress, unit="video", desc="I3D") as bar:
+    with torch.inference_mode(), tqdm(total=total, disable=None if progress else True, unit="video", desc="I3D") as bar:
         for batch in _batches(videos, batch_size):
             feats.append(model(preprocess(batch.to(device))).float().cpu().numpy())
             bar.update(len(batch))

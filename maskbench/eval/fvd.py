@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 
@@ -74,6 +77,53 @@ def fvd_from_features(feats_real: np.ndarray, feats_fake: np.ndarray) -> float:
     if np.shape(feats_real)[1] != np.shape(feats_fake)[1]:
         raise MaskbenchError(f"feature sizes differ: real {np.shape(feats_real)}, generated {np.shape(feats_fake)}")
     return frechet_distance(*gaussian_stats(feats_real), *gaussian_stats(feats_fake))
+
+
+@dataclass(frozen=True)
+class FVDResult:
+    """One FVD and what it was computed on; the one shape every command returns and records.
+
+    Attributes:
+        fvd: Frechet distance between the Gaussians of the two feature sets.
+        n_real: videos on the real (reference) side.
+        n_fake: videos on the generated side.
+        frames: frames per clip that I3D saw.
+        protocol: which clip of each video was scored (see :mod:`maskbench.eval.protocols`).
+    """
+
+    fvd: float
+    n_real: int
+    n_fake: int
+    frames: int
+    protocol: str
+
+    def record(self) -> dict:
+        """The fields as a flat JSON-ready dict (``results.jsonl``, ``maskbench fvd --json``)."""
+        return dataclasses.asdict(self)
+
+    def report(self) -> str:
+        """The one-line summary of :func:`fvd_report`, naming the protocol."""
+        return f"{fvd_report(self.n_real, self.n_fake, self.fvd)} [protocol {self.protocol}, {self.frames} frames]"
+
+
+def fvd_result(feats_real: np.ndarray, feats_fake: np.ndarray, frames: int, protocol: str) -> FVDResult:
+    """FVD of two feature sets, with its sizes, clip length and protocol: the one FVD path of every command.
+
+    ``maskbench run``, ``experiment``, ``fvd`` and ``tokenizer eval`` all call this on features from
+    :func:`maskbench.eval.features.i3d_features` of clips cut by :func:`maskbench.eval.protocols.protocol_clips`.
+
+    Args:
+        feats_real: ``[N, D]`` features of the real side.
+        feats_fake: ``[M, D]`` features of the generated side.
+        frames: frames per clip behind the features.
+        protocol: the protocol's name.
+
+    Returns:
+        The :class:`FVDResult`.
+    """
+    value = fvd_from_features(feats_real, feats_fake)
+    return FVDResult(fvd=float(value), n_real=len(feats_real), n_fake=len(feats_fake), frames=int(frames),
+                     protocol=protocol)
 
 
 def fvd_report(n_real: int, n_fake: int, value: float) -> str:

@@ -22,6 +22,7 @@ class ReconstructionConfig:
     frames: int = 16
     seed: int = 0
     device: str = "auto"
+    fvd_protocol: str = "full"
 
 
 def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
@@ -33,8 +34,10 @@ def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
     from maskbench.core.tokenizer_train import evaluate_tokenizer, write_reconstruction_gif
     from maskbench.core.tokenizers import get_tokenizer
     from maskbench.eval.features import i3d_features
-    from maskbench.eval.fvd import fvd_from_features
+    from maskbench.eval.fvd import fvd_result
+    from maskbench.eval.protocols import check_protocol, protocol_clips, protocol_frames
 
+    check_protocol(config.fvd_protocol, config.frames)
     device = local_device(config.device)
     tokenizer = get_tokenizer(config.tokenizer, config.tokenizer_path, device=device)
     videos = open_videos(config.data, split=config.split)
@@ -43,7 +46,9 @@ def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
         recon = np.concatenate([tokenizer.decode(tokenizer.encode(torch.from_numpy(real[i : i + 8]))).cpu().numpy()
                                 for i in range(0, len(real), 8)])
     result = evaluate_tokenizer(tokenizer, real.reshape(-1, *real.shape[2:]))
-    result["reconstruction_fvd"] = fvd_from_features(i3d_features(real, device=device), i3d_features(recon, device=device))
+    real_feats, recon_feats = (i3d_features(protocol_clips(x, config.fvd_protocol), device=device) for x in (real, recon))
+    fvd = fvd_result(real_feats, recon_feats, protocol_frames(config.fvd_protocol, config.frames), config.fvd_protocol)
+    result.update(reconstruction_fvd=fvd.fvd, fvd=fvd.record())
     result.update(videos=config.videos, frames=config.frames, tokenizer=tokenizer.identity(), data=videos.video_id())
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,7 @@ def write_reports(out: Path, records: list[dict], bench) -> None:
 
 def _grid(out: Path, bench, factor: int, samplers: list[str]) -> None:
     """``grid_<x>x.gif``: ground truth, then one column per sampler; one row per kept video."""
-    length = factor * bench.frames
-    columns = [bench.truth[:, :length]]
+    columns = [bench.truth[bench.plan(factor).length]]
     for name in samplers:
         path = out / "samples" / f"{name}-{factor}x.npy"
         if path.exists():

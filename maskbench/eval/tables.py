@@ -6,13 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = ["sampler", "extrap", "length", "context", "stride", "nfe", "seconds_per_video", "fvd", "n_fake", "n_real"]
+COLUMNS = ["sampler", "extrap", "length", "context", "stride", "nfe", "seconds_per_video", "fvd", "fvd_protocol", "n_fake",
+           "n_real"]
 FEW_VIDEOS = 256
 
 
 def results_frame(records: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(records)
+    frame = pd.DataFrame([_with_protocol(r) for r in records])
     return frame[[c for c in COLUMNS if c in frame.columns]].sort_values(["sampler", "extrap"])
+
+
+def _with_protocol(record: dict) -> dict:
+    """Records written before protocols were named scored the whole rollout: ``full``."""
+    if record.get("fvd") is not None and not record.get("fvd_protocol"):
+        return {**record, "fvd_protocol": "full"}
+    return record
 
 
 def write_csv(records: list[dict], path: str | Path) -> None:
@@ -27,6 +35,9 @@ def pivot_markdown(records: list[dict]) -> str:
     table.columns = [f"{c}x" for c in table.columns]
     text = table.to_markdown(tablefmt="github")
     note = "Cells: counted NFE / sampling seconds per video / FVD (number of generated videos)."
+    protocols = sorted(set(frame["fvd_protocol"].dropna())) if "fvd_protocol" in frame else []
+    if protocols:
+        note += f" FVD protocol: {', '.join(protocols)} (full: the whole rollout; center16: its 16 centre frames)."
     if (frame["n_fake"] < FEW_VIDEOS).any():
         note += (f" FVD from fewer than {FEW_VIDEOS} videos is biased and not comparable with published"
                  " numbers.")

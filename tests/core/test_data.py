@@ -268,3 +268,46 @@ def test_default_data_dir(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path
     monkeypatch.delenv("MASKBENCH_DATA")
     assert default_data_dir() == Path.home() / ".cache" / "maskbench" / "vizdoom"
+
+
+def _numbered_frames(root: Path, lengths: dict[str, int], size: int = 8) -> Path:
+    """Frame folders whose frame ``t`` of video ``v`` has red ``20 t`` and green ``40 v`` (readable back)."""
+    for v, (name, n) in enumerate(lengths.items()):
+        (root / name).mkdir(parents=True)
+        for t, frame in enumerate(_clip(n, size, size, 40 * v)):
+            Image.fromarray(frame).save(root / name / f"{t}.png")
+    return root
+
+
+def test_fixed_windows_use_every_video_once_at_the_stated_position(tmp_path):
+    from maskbench.core.data import fixed_windows
+
+    videos = open_videos(_numbered_frames(tmp_path / "set", {"a": 5, "b": 9, "c": 6, "d": 5}), size=8)
+    for position, first_frames in (("first", [0, 0, 0, 0]), ("center", [0, 2, 1, 0])):  # F // 2 - 5 // 2
+        windows = fixed_windows(videos, 5, position)
+        assert windows.shape == (4, 5, 8, 8, 3)
+        np.testing.assert_array_equal(windows[:, 0, 0, 0, 1] // 40, [0, 1, 2, 3])  # each video once, in order
+        np.testing.assert_array_equal(windows[:, :, 0, 0, 0] // 20, np.add.outer(first_frames, np.arange(5)))
+    random = fixed_windows(videos, 5, "random", seed=3)
+    np.testing.assert_array_equal(random[:, 0, 0, 0, 1] // 40, [0, 1, 2, 3])
+    np.testing.assert_array_equal(random, fixed_windows(videos, 5, "random", seed=3))
+    subset = fixed_windows(videos, 5, count=3, seed=1)[:, 0, 0, 0, 1] // 40
+    assert len(set(subset.tolist())) == 3 and list(subset) == sorted(subset)  # without replacement
+
+
+def test_fixed_windows_refuse_short_videos_and_oversized_counts(tmp_path):
+    from maskbench.core.data import fixed_windows
+
+    videos = open_videos(_numbered_frames(tmp_path / "set", {"a": 5, "b": 9}), size=8)
+    with pytest.raises(MaskbenchError, match="1 of 2 videos .* fewer than 6 frames"):
+        fixed_windows(videos, 6)
+    with pytest.raises(MaskbenchError, match="asked for 3 videos of a set of 2"):
+        fixed_windows(videos, 5, count=3)
+    with pytest.raises(MaskbenchError, match="unknown window position"):
+        fixed_windows(videos, 5, "middle")
+
+
+def test_size_none_reads_the_stored_resolution(tmp_path, rendered):
+    videos = open_videos(_numbered_frames(tmp_path / "set", {"a": 3}, size=12), size=None)
+    assert videos[0].shape == (3, 12, 12, 3) and "size=native" in videos.video_id()
+    assert open_videos(rendered, size=None)[0].shape == (20, 64, 64, 3)

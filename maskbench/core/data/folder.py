@@ -2,7 +2,9 @@
 
 Both layouts public code uses are found anywhere below the root: video files (UCF-101's
 ``class/clip.avi``, any ``*.mp4``) and frame folders (StyleGAN-V's FaceForensics ``video/0001.png``,
-frame-dumped DMLab). Frames are centre-cropped to a square and resized to ``size``.
+frame-dumped DMLab). Frames are centre-cropped to a square and resized to ``size`` (``None``: the
+centre square at the stored resolution, no resize: what FVD reads, so that I3D's preprocessing is the
+one resize).
 
 Files that cannot be read are skipped with one warning that counts them. The index is built once,
 from container packets (no decoding, except each video's first frame, which proves the codec works),
@@ -22,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from maskbench.core.data.base import VideoSet
-from maskbench.core.data.frames import fit_square
+from maskbench.core.data.frames import fit_square, square_crop
 from maskbench.core.errors import MaskbenchError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov", ".m4v"})
@@ -108,14 +110,14 @@ class FolderVideos(VideoSet):
 
     Args:
         path: the folder; with ``split``, its sub-folder of that name is used.
-        size: frame side after centre crop and resize.
+        size: frame side after centre crop and resize; ``None``: centre crop only (native resolution).
         split: ``None`` for every video below ``path``, or the name of a sub-folder (``"train"``...).
 
     Raises:
         MaskbenchError: the folder (or split sub-folder) is missing or holds no readable video.
     """
 
-    def __init__(self, path: str | os.PathLike, size: int = 64, split: str | None = None):
+    def __init__(self, path: str | os.PathLike, size: int | None = 64, split: str | None = None):
         root = Path(path).resolve()
         if split is not None:
             if not (root / split).is_dir():
@@ -141,7 +143,8 @@ class FolderVideos(VideoSet):
         stop = entry.frames if stop is None else stop
         load = _load_frames if entry.images else _load_video
         frames = load(entry, start, stop, self.size)
-        return np.stack(frames) if frames else np.zeros((0, self.size, self.size, 3), np.uint8)
+        side = self.size or 0  # native size: unknown without a frame
+        return np.stack(frames) if frames else np.zeros((0, side, side, 3), np.uint8)
 
     def video_id(self) -> str:
         # The index (relative path, bytes, frames) identifies the content without reading it all.
@@ -149,7 +152,12 @@ class FolderVideos(VideoSet):
         for e in self._entries:
             nbytes = sum(p.stat().st_size for p in e.images) if e.images else e.path.stat().st_size
             h.update(f"{e.path.relative_to(self.root)}\0{nbytes}\0{e.frames}\n".encode())
-        return f"folder:{self.root}|split={self.split or 'all'}|size={self.size}|{h.hexdigest()[:16]}"
+        return f"folder:{self.root}|split={self.split or 'all'}|size={self.size or 'native'}|{h.hexdigest()[:16]}"
+
+
+def _fit(frame: np.ndarray, size: int | None) -> np.ndarray:
+    """``fit_square`` to ``size``, or (``None``) only the centre square, untouched."""
+    return np.ascontiguousarray(square_crop(frame)) if size is None else fit_square(frame, size)
 
 
 def _load_video(entry: _Entry, start: int, stop: int, size: int) -> list[np.ndarray]:
@@ -165,7 +173,7 @@ def _load_video(entry: _Entry, start: int, stop: int, size: int) -> list[np.ndar
                 if t >= stop:
                     break
                 if t >= start:
-                    out.append(fit_square(frame.to_ndarray(format="rgb24"), size))
+                    out.append(_fit(frame.to_ndarray(format="rgb24"), size))
     except Exception as e:  # noqa: BLE001 -- a damaged tail must not stop an evaluation halfway
         warnings.warn(f"{entry.path}: decoding stopped after {start + len(out)} frames ({type(e).__name__}: {e})",
                       stacklevel=3)
@@ -178,7 +186,7 @@ def _load_frames(entry: _Entry, start: int, stop: int, size: int) -> list[np.nda
     for path in entry.images[start:stop]:
         try:
             with Image.open(path) as im:
-                out.append(fit_square(np.asarray(im.convert("RGB")), size))
+                out.append(_fit(np.asarray(im.convert("RGB")), size))
         except Exception as e:  # noqa: BLE001 -- keep time aligned rather than crash or drop frames
             bad.append(f"{path.name} ({type(e).__name__})")
             if out:

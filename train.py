@@ -39,9 +39,12 @@ def main() -> int:
         overrides = [*args.overrides, *([f"masking={args.masking}"] if args.masking else [])]
         config = load_config(args.config, overrides)
         # 2. Train: DeepSpeed engine, frame-level (or constant) masking, EMA, checkpoints; export.
+        _quiet_libraries()
         from maskbench.core.training.loop import train
 
         train(config, Path(args.out), resume=args.resume)
+        if os.environ.get("RANK", "0") == "0":
+            print(_exported(config, Path(args.out) / "model"))
     except MaskbenchError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
@@ -51,6 +54,24 @@ def main() -> int:
 
         shutdown()
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Silence what a user cannot act on: DeepSpeed's CPU-accelerator guess, diffusers' dtype-cast note."""
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # said, not guessed: no "unable to detect" warning
+    diffusers_logging.set_verbosity_error()
+
+
+def _exported(config, model: Path) -> str:
+    """Where the model went, and what it is good for."""
+    if getattr(config, "synthetic", False):
+        return (f"model exported to {model}: a smoke-test model (synthetic tokens no tokenizer decodes), which "
+                "`maskbench run` refuses; train on real tokens (configs/vizdoom-frame.yaml) to benchmark one")
+    return f"model exported to {model}; benchmark it with `maskbench run --model {model}`"
 
 
 def _free_port() -> int:

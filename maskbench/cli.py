@@ -32,9 +32,73 @@ def int_list(text: str) -> tuple[int, ...]:
 
 
 def name_list(text: str) -> tuple[str, ...]:
+    """``"mgm, fm"`` -> ``("mgm", "fm")``; an empty list is a one-line argparse error."""
     from maskbench.core.plugins import parse_names
 
-    return tuple(parse_names(text))
+    names = tuple(parse_names(text))
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated names, got none")
+    return names
+
+
+def _number(kind: type, text: str, low: float, strict: bool, high: float | None = None):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+    if value != value or value < low or (strict and value == low) or (high is not None and value >= high):
+        bound = f"{'>' if strict else '>='} {low}" + (f" and < {high}" if high is not None else "")
+        raise argparse.ArgumentTypeError(f"expected a value {bound}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _number(int, text, 1, strict=False)
+
+
+def count(text: str) -> int:
+    """An integer >= 0."""
+    return _number(int, text, 0, strict=False)
+
+
+def positive_float(text: str) -> float:
+    """A number > 0."""
+    return _number(float, text, 0.0, strict=True)
+
+
+def fraction(text: str) -> float:
+    """A number in the open interval (0, 1)."""
+    return _number(float, text, 0.0, strict=True, high=1.0)
+
+
+def device_name(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked here, without importing torch)."""
+    import re
+
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+def out_dir(text: str) -> str:
+    """An output folder that is, or can be made, writable (nothing is created while parsing)."""
+    from maskbench.eval.preflight import check_out
+
+    try:
+        check_out(text, flag="folder")
+    except MaskbenchError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("folder ")) from None
+    return text
+
+
+def existing_path(text: str) -> str:
+    """An input file or folder that exists."""
+    from pathlib import Path
+
+    if not Path(text).expanduser().exists():
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    return text
 
 
 def sampler_options(pairs: Sequence[str], names: Sequence[str], time_independent: bool) -> dict:
@@ -51,28 +115,45 @@ def sampler_options(pairs: Sequence[str], names: Sequence[str], time_independent
             raise MaskbenchError(f"--opt expects SAMPLER.OPTION=VALUE, got {pair!r}")
         if sampler not in options:
             raise MaskbenchError(f"--opt {pair!r} names sampler {sampler!r}, which is not in --samplers")
-        options[sampler][option] = parse_option(get_sampler(sampler).Options, option, value)
+        options[sampler][option] = parse_option(get_sampler(sampler).Options, option, value, prefix=f"{sampler}.")
     if time_independent:
         for opts in options.values():
             opts.setdefault("time_independent", True)
     return {name: get_sampler(name)(**opts) for name, opts in options.items()}
 
 
+def opt_pair(text: str) -> str:
+    """``SAMPLER.OPTION=VALUE`` (its value is typed and checked against the sampler's options later)."""
+    key, sep, _ = text.partition("=")
+    sampler, dot, option = key.partition(".")
+    if not sep or not dot or not sampler or not option:
+        raise argparse.ArgumentTypeError(f"expected SAMPLER.OPTION=VALUE, e.g. mgm.steps=10, got {text!r}")
+    return text
+
+
 def add_sampler_arguments(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--samplers", type=name_list, default=name_list(default), help=f"registered sampler names (default: {default})")
-    p.add_argument("--opt", action="append", default=[], metavar="SAMPLER.OPTION=VALUE",
-                   help="set a sampler option, e.g. --opt mgm.steps=10 (see `maskbench samplers`)")
-    p.add_argument("--time-independent", action="store_true", help="pass t = 0 to the model (paper eq. 8)")
+    p.add_argument("--samplers", type=name_list, default=name_list(default),
+                   help=f"registered sampler names, comma-separated (default: {default}; list: `maskbench samplers`)")
+    p.add_argument("--opt", action="append", default=[], metavar="SAMPLER.OPTION=VALUE", type=opt_pair,
+                   help="set a sampler option, repeatable, e.g. --opt mgm.steps=10 (options: `maskbench samplers`)")
+    p.add_argument("--time-independent", action="store_true", help="pass t = 0 to the model for every frame at every step, every sampler (paper eq. 8; default off; "
+                        "MGM's default mgm.time=zeros already does)")
 
 
 def cmd_nfe(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from maskbench.core.nfe import NFEConfig, nfe_rows
+    from maskbench.core.nfe import NFEConfig, counted_nfe
+    from maskbench.core.rollout import RolloutPlan
+    from maskbench.eval.progress import bar
 
     config = NFEConfig(args.samplers, args.frames, args.context, args.stride, args.extrap)
     samplers = sampler_options(args.opt, config.samplers, args.time_independent)
-    rows = nfe_rows(config, samplers)
+    rows = []
+    cells = [(name, factor) for name in config.samplers for factor in config.factors]
+    for name, factor in bar(cells, desc="counting NFE", unit="cell"):  # one sampler loop per cell: seconds each
+        plan = RolloutPlan.from_extrapolation(config.frames, config.context, config.stride, factor)
+        rows.append({"sampler": name, "extrap": factor, "nfe": counted_nfe(samplers[name], plan, config.grid, config.vocab_size)})
     if args.format == "csv":
         print("sampler,extrap,nfe")
         for row in rows:
@@ -88,57 +169,91 @@ def cmd_nfe(args: argparse.Namespace) -> int:
 def cmd_samplers(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from maskbench.samplers import registered_samplers
+    from maskbench.samplers import describe_option, registered_samplers
 
     for name, cls in sorted(registered_samplers().items()):
         summary = next(iter((cls.__doc__ or "").strip().splitlines()), "")
-        print(f"{name}: {summary}")
+        exact = "exact under an exact posterior" if cls.exact else "heuristic"
+        print(f"{name}: {summary} (revision {cls.revision}, {exact})")
         for f in dataclasses.fields(cls.Options):
-            print(f"    {name}.{f.name} = {f.default!r}  {f.metadata.get('help', '')}")
+            print(f"    {name}.{f.name} = {f.default!r}  {describe_option(f)}")
     return 0
 
 
+def run_config(args: argparse.Namespace, videos: int):
+    """``maskbench run``'s arguments as a validated :class:`~maskbench.eval.config.RunConfig`."""
+    from maskbench.eval.config import RunConfig
+
+    return RunConfig(
+        samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
+        tokenizer_path=args.tokenizer_path, data=args.data, split=None if args.split == "all" else (args.split or "test"),
+        videos=videos, frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
+        time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
+        options=tuple(args.opt), fvd=args.fvd, samples=args.samples, fvd_protocol=args.fvd_protocol,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from maskbench.eval import preflight
+
+    # 1. Everything that needs no torch: answers at once, writes nothing.
+    preflight.check_out(args.out)
+    preflight.check_data(args.data, args.split)
+    preflight.check_existing(args.tokenizer_path, "--tokenizer-path")
+    run_config(args, args.videos or 4)  # numbers and combinations (both default counts are valid)
+    card = preflight.check_model(args.model or preflight.DEFAULT_MODEL, args.tokenizer)
+    # 2. Samplers, options, geometry, tokenizer name, I3D weights, device: still before any weights are loaded.
+    samplers = sampler_options(args.opt, args.samplers, args.time_independent)
     from maskbench.core.distributed import local_device
     from maskbench.eval.bench import default_videos
-    from maskbench.eval.config import RunConfig
+
+    config = run_config(args, args.videos if args.videos is not None else default_videos(local_device(args.device)))
+    from maskbench.eval.resume import finished_already
     from maskbench.eval.run import run_benchmark
 
-    videos = args.videos if args.videos is not None else default_videos(local_device(args.device))
-    config = RunConfig(
-        samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
-        tokenizer_path=args.tokenizer_path, data=args.data, split=None if args.split == "all" else args.split, videos=videos,
-        frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
-        time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
-        options=tuple(args.opt), fvd=args.fvd, samples=args.samples,
-    )
-    samplers = sampler_options(args.opt, config.samplers, args.time_independent)
-    out = run_benchmark(config, samplers)
-    print(f"results: {out}/results.md, {out}/results.csv, {out}/fvd_vs_nfe.png, {out}/grid_*x.gif, {out}/run.json")
+    out = Path(config.out)
+    if not finished_already(config, samplers, out):  # a finished run needs none of what follows
+        preflight.check_before_loading(config, card)
+        # 3. The work.
+        run_benchmark(config, samplers)
+    written = [name for name in ("results.md", "results.csv", "fvd_vs_nfe.png", "run.json", "estimate.json")
+               if (out / name).exists()]
+    grids = sorted(path.name for path in out.glob("grid_*x.gif"))
+    print(f"results in {out}: {', '.join(written + grids)}")
+    if config.fvd and config.videos < 256:
+        print(f"note: FVD from {config.videos} videos per cell (fewer than 256) is biased and not comparable with "
+              "published numbers; raise --videos for comparable FVD")
     return 0
 
 
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="samplers x extrapolation factors: counted NFE, seconds, FVD, tables, plots, videos")
     add_sampler_arguments(p, "mgm,fm,df,rdm")
-    p.add_argument("--extrap", type=int_list, default=(2,), help="extrapolation factors (default 2)")
+    p.add_argument("--extrap", type=int_list, default=(2,), help="extrapolation factors, comma-separated, L = x * k (default 2)")
     p.add_argument("--model", help="trained model folder (default: the shipped frame-level ViZDoom model)")
-    p.add_argument("--tokenizer", help="tokenizer name (default: the model's)")
-    p.add_argument("--tokenizer-path", help="weights folder for the tokenizer (e.g. SD-VQGAN in diffusers format)")
+    p.add_argument("--tokenizer", help="registered tokenizer name, e.g. vizdoom-vq or vqgan (default: the model's)")
+    p.add_argument("--tokenizer-path", help="weights folder for the tokenizer (default: its shipped weights; "
+                   "SD-VQGAN: a diffusers-format folder)")
     p.add_argument("--data", help="videos: our shard folder, a folder of video files or of frame folders "
-                   "(default: the embedded ViZDoom test split, rendered on first use)")
-    p.add_argument("--split", default="test", help="split of the data: train, test or all (default test)")
-    p.add_argument("--videos", type=int, help="videos per cell (paper: 625 DMLab / 704 FFS; default 256 on CUDA, "
-                   "4 on CPU: about 6 minutes on a 2-core CPU, FVD biased)")
-    p.add_argument("--frames", type=int, help="window k (default: the model's training window)")
-    p.add_argument("--context", type=int, help="context frames m (default: the model card's)")
-    p.add_argument("--stride", type=int, help="stride s (default: the model card's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--batch-size", type=int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
-    p.add_argument("--out", default="runs/latest", help="output folder; rerunning into it skips finished cells")
-    p.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip FVD (NFE and timing only)")
-    p.add_argument("--samples", type=int, default=4, help="videos per cell kept for the grids")
+                   "(default: the embedded ViZDoom test split, 625 videos rendered into $MASKBENCH_DATA or "
+                   "~/.cache/maskbench/vizdoom on first use, about 2 min, 2.2 GB)")
+    p.add_argument("--split", help="split of --data: train, test or all (default test; the embedded set: test only)")
+    p.add_argument("--videos", type=positive_int, help="videos per cell (paper: 625 DMLab / 704 FFS; default 256 on "
+                   "CUDA, 4 on CPU: about 6 minutes on a 2-core CPU, FVD biased); FVD needs at least 2")
+    p.add_argument("--frames", type=positive_int, help="window k (default: the model's training window)")
+    p.add_argument("--context", type=positive_int, help="context frames m (default: the model card's)")
+    p.add_argument("--stride", type=positive_int, help="stride s <= k - m (default: the model card's)")
+    p.add_argument("--seed", type=count, default=0, help="seed of the contexts and of every sampler's draws (default 0)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto: "
+                   "this rank's GPU if any, else the CPU)")
+    p.add_argument("--batch-size", type=positive_int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
+    p.add_argument("--out", type=out_dir, default="runs/latest",
+                   help="output folder; rerunning into it skips finished cells (default runs/latest)")
+    p.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip FVD (NFE and timing only; default: FVD on)")
+    p.add_argument("--samples", type=count, default=4, help="videos per cell kept for the grids (default 4)")
+    add_fvd_protocol_argument(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -149,7 +264,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     runs = grid.configs(out=args.out, only=args.variants, samplers=args.samplers, factors=args.extrap,
                         videos=args.videos, device=args.device,
-                        batch_size=args.batch_size, fvd=args.fvd)
+                        batch_size=args.batch_size, fvd=args.fvd, fvd_protocol=args.fvd_protocol)
     outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
     if world()[0] == 0:
         print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
@@ -158,17 +273,19 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 def add_experiment_parser(sub) -> None:
     p = sub.add_parser("experiment", help="run a named grid of `maskbench run` variants (benchmarks/experiments/*.yaml)")
-    p.add_argument("grid", help="grid file, e.g. benchmarks/experiments/table1.yaml")
-    p.add_argument("--videos", type=int, help="videos per cell for every variant (default: the grid's)")
-    p.add_argument("--out", help="output folder, one sub-folder per variant (default runs/experiments/<grid name>)")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ... (default: the grid's, else auto)")
-    p.add_argument("--batch-size", type=int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
-    p.add_argument("--no-fvd", dest="fvd", action="store_false", default=None, help="skip FVD (NFE and timing only)")
-    p.add_argument("--variants", type=name_list, default=(), help="run only these variants (comma-separated)")
+    p.add_argument("grid", type=existing_path, help="grid file, e.g. benchmarks/experiments/table1.yaml")
+    p.add_argument("--videos", type=positive_int, help="videos per cell for every variant (default: the grid's)")
+    p.add_argument("--out", type=out_dir, help="output folder, one sub-folder per variant (default runs/experiments/<grid name>)")
+    p.add_argument("--device", type=device_name, help="auto, cpu, cuda, cuda:1, ... (default: the grid's, else auto)")
+    p.add_argument("--batch-size", type=positive_int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
+    p.add_argument("--no-fvd", dest="fvd", action="store_false", default=None,
+                   help="skip FVD (NFE and timing only; default: the grid's)")
+    p.add_argument("--variants", type=name_list, default=(), help="run only these variants, comma-separated (default: all)")
     p.add_argument("--samplers", type=name_list, default=(),
-                   help="run only these of each variant's samplers (comma-separated), e.g. mgm")
+                   help="run only these of each variant's samplers, comma-separated, e.g. mgm (default: all)")
     p.add_argument("--extrap", type=int_list, default=(),
-                   help="run only these of each variant's extrapolation factors (comma-separated), e.g. 1,2")
+                   help="run only these of each variant's extrapolation factors, comma-separated, e.g. 1,2 (default: all)")
+    add_fvd_protocol_argument(p, default=None)
     p.set_defaults(func=cmd_experiment)
 
 
@@ -192,13 +309,15 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def add_results_parser(sub) -> None:
     p = sub.add_parser("results", help="regenerate docs/results.md (tables, figures, discussion) from docs/results/")
-    p.add_argument("--collect", nargs="?", const="runs/experiments", metavar="RUNS_DIR",
+    p.add_argument("--collect", nargs="?", const="runs/experiments", metavar="RUNS_DIR", type=existing_path,
                    help="first copy results.jsonl and run.json of <RUNS_DIR>/<grid>/<variant>/ into <docs>/results/ "
                         "(default RUNS_DIR: runs/experiments)")
-    p.add_argument("--docs", default="docs", help="folder of results.md; its results/ sub-folder is the source (default docs)")
-    p.add_argument("--paper", help="the paper's reported values (default benchmarks/experiments/paper.yaml)")
-    p.add_argument("--readme", help="also rewrite this file's headline block (between <!-- headline:start ... --> and "
-                                    "<!-- headline:end -->) with Table 1, e.g. README.md; a file without it is left alone")
+    p.add_argument("--docs", default="docs", type=out_dir,
+                   help="folder of results.md; its results/ sub-folder is the source (default docs)")
+    p.add_argument("--paper", type=existing_path, help="the paper's reported values (default benchmarks/experiments/paper.yaml)")
+    p.add_argument("--readme", type=existing_path,
+                   help="also rewrite this file's headline block (between <!-- headline:start ... --> and "
+                        "<!-- headline:end -->) with Table 1, e.g. README.md; a file without it is left alone (default: none)")
     p.set_defaults(func=cmd_results)
 
 
@@ -217,13 +336,13 @@ def add_data_parser(sub) -> None:
     p = sub.add_parser("data", help="build data sets")
     data = p.add_subparsers(dest="dataset", required=True, parser_class=Parser)
     v = data.add_parser("vizdoom", help="render the embedded ViZDoom maze random-walk data set (lossless shards)")
-    v.add_argument("--videos", type=int, default=625)
-    v.add_argument("--frames", type=int, default=300)
-    v.add_argument("--size", type=int, default=64)
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--workers", type=int, help="render processes (default: all cores)")
-    v.add_argument("--test-fraction", type=float, default=0.2)
-    v.add_argument("--out", help="output folder (default: $MASKBENCH_DATA or ~/.cache/maskbench/vizdoom)")
+    v.add_argument("--videos", type=positive_int, default=625, help="videos to render (default 625, about 2.2 GB)")
+    v.add_argument("--frames", type=positive_int, default=300, help="frames per video (default 300)")
+    v.add_argument("--size", type=positive_int, default=64, help="frame side in pixels (default 64)")
+    v.add_argument("--seed", type=count, default=0, help="data set seed: video i depends on (seed, i) only (default 0)")
+    v.add_argument("--workers", type=positive_int, help="render processes (default: all cores)")
+    v.add_argument("--test-fraction", type=fraction, default=0.2, help="share of videos in the test split (default 0.2)")
+    v.add_argument("--out", type=out_dir, help="output folder (default: $MASKBENCH_DATA or ~/.cache/maskbench/vizdoom)")
     v.set_defaults(func=cmd_data_vizdoom)
 
 
@@ -231,26 +350,45 @@ def cmd_fvd(args: argparse.Namespace) -> int:
     import json
 
     from maskbench.eval.compare import CompareConfig, fvd_between
-    from maskbench.eval.fvd import fvd_report
 
-    result = fvd_between(CompareConfig(args.real, args.fake, args.frames, args.size, args.videos, args.seed, args.device))
+    if args.size is not None:  # removed: it resized before I3D, a second resize the protocol does not have
+        raise MaskbenchError("--size was removed: frames are now read at their own resolution and resized only by "
+                             "I3D's preprocessing (bilinear to 224, as StyleGAN-V); drop --size")
+    result = fvd_between(CompareConfig(args.real, args.fake, args.frames, args.position, args.videos, args.seed,
+                                       args.device, args.fvd_protocol))
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({**result.record(), "position": args.position, "seed": args.seed}))
     else:
-        print(fvd_report(result["n_real"], result["n_fake"], result["fvd"]))
+        print(result.report())
     return 0
 
 
+def add_fvd_protocol_argument(p: argparse.ArgumentParser, default: str | None = "full") -> None:
+    """``--fvd-protocol`` (see :mod:`maskbench.eval.protocols`); ``default`` ``None``: the grid's."""
+    from maskbench.eval.protocols import PROTOCOLS
+
+    p.add_argument("--fvd-protocol", choices=PROTOCOLS, default=default,
+                   help="frames I3D scores: full (the whole clip / rollout, as the paper) or center16 (its 16 centre "
+                        f"frames, as the authors' fvd_external.py) (default: {default or 'the grid’s, else full'})")
+
+
 def add_fvd_parser(sub) -> None:
-    p = sub.add_parser("fvd", help="FVD between two video sets (folders of videos, of frame folders, or our shards)")
-    p.add_argument("--real", required=True, help="reference videos")
-    p.add_argument("--fake", required=True, help="generated videos")
-    p.add_argument("--frames", type=int, default=16, help="frames per clip, one random window per video (default 16)")
-    p.add_argument("--size", type=int, default=224, help="frame size the videos are fitted to (default 224, I3D's)")
-    p.add_argument("--videos", type=int, help="clips per side (default: one per video)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true", help='print {"fvd", "n_real", "n_fake", "frames"}')
+    p = sub.add_parser("fvd", help="FVD between two fixed video sets, each video once "
+                                   "(folders of videos, of frame folders, or our shards)")
+    p.add_argument("--real", required=True, type=existing_path, help="reference videos")
+    p.add_argument("--fake", required=True, type=existing_path, help="generated videos")
+    p.add_argument("--frames", type=positive_int, default=16, help="frames per clip, one window per video (default 16)")
+    p.add_argument("--position", choices=("center", "first", "random"), default="center",
+                   help="where each video's window sits: center (default; the whole video when it has exactly "
+                        "--frames frames), first, or random (from --seed)")
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)  # removed; cmd_fvd says so in one line
+    p.add_argument("--videos", type=positive_int,
+                   help="videos per side, a seeded subset without replacement (default: every video once)")
+    p.add_argument("--seed", type=count, default=0, help="seed of --position random and of --videos (default 0)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
+    add_fvd_protocol_argument(p)
+    p.add_argument("--json", action="store_true",
+                   help='print {"fvd", "n_real", "n_fake", "frames", "protocol", "position", "seed"} (default: a sentence)')
     p.set_defaults(func=cmd_fvd)
 
 
@@ -269,7 +407,7 @@ def cmd_tokenizer_eval(args: argparse.Namespace) -> int:
     from maskbench.eval.reconstruction import ReconstructionConfig, evaluate_reconstruction
 
     config = ReconstructionConfig(args.data, args.out, args.tokenizer, args.tokenizer_path, args.split, args.videos,
-                                  args.frames, args.seed, args.device)
+                                  args.frames, args.seed, args.device, args.fvd_protocol)
     r = evaluate_reconstruction(config)
     print(f"PSNR {r['psnr_db']:.2f} dB, {r['codes_used']} codes used (perplexity {r['perplexity']}); reconstruction "
           + fvd_report(r["videos"], r["videos"], r["reconstruction_fvd"]))
@@ -292,43 +430,52 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def split_name(text: str) -> str:
+    """``train``, ``test`` or ``all``."""
+    if text not in ("train", "test", "all"):
+        raise argparse.ArgumentTypeError(f"expected train, test or all, got {text!r}")
+    return text
+
+
 def add_tokenizer_parsers(sub) -> None:
-    p = sub.add_parser("tokenizer", help="train a VQ tokenizer")
+    p = sub.add_parser("tokenizer", help="train or evaluate a VQ tokenizer")
     tok = p.add_subparsers(dest="action", required=True, parser_class=Parser)
     t = tok.add_parser("train", help="train the ViZDoom VQ tokenizer (diffusers VQModel, f8)")
-    t.add_argument("--data", default=None, required=True, help="data set with train/test splits (maskbench data vizdoom)")
-    t.add_argument("--out", required=True, help="output folder (save_pretrained + training.json)")
-    t.add_argument("--steps", type=int, default=900)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--vocab-size", type=int, default=512)
-    t.add_argument("--checkpoint-every", type=int, default=100)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--init-from", help="start from this tokenizer folder (same architecture), e.g. maskbench/weights/vizdoom-vq")
+    t.add_argument("--data", required=True, type=existing_path, help="data set with train/test splits (maskbench data vizdoom)")
+    t.add_argument("--out", required=True, type=out_dir, help="output folder (save_pretrained + training.json)")
+    t.add_argument("--steps", type=positive_int, default=900, help="optimiser steps (default 900)")
+    t.add_argument("--batch-size", type=positive_int, default=16, help="clips per step (default 16)")
+    t.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 0.001)")
+    t.add_argument("--vocab-size", type=positive_int, default=512, help="codebook size K (default 512)")
+    t.add_argument("--checkpoint-every", type=positive_int, default=100, help="steps between checkpoints (default 100)")
+    t.add_argument("--seed", type=count, default=0, help="seed of initialisation and batches (default 0)")
+    t.add_argument("--init-from", type=existing_path,
+                   help="start from this tokenizer folder (same architecture), e.g. maskbench/weights/vizdoom-vq (default: random)")
     t.add_argument("--keep-checkpoint", action="store_true",
                    help="keep checkpoint.pt after the final save, so that a later run with more --steps continues")
     t.set_defaults(func=cmd_tokenizer_train)
     e = tok.add_parser("eval", help="PSNR, codebook usage, reconstruction FVD and a real|reconstruction GIF")
-    e.add_argument("--data", required=True, help="videos to reconstruct (e.g. data/vizdoom)")
-    e.add_argument("--split", default="test")
-    e.add_argument("--tokenizer", default="vizdoom-vq")
-    e.add_argument("--tokenizer-path")
-    e.add_argument("--videos", type=int, default=64, help="clips for PSNR and FVD (default 64)")
-    e.add_argument("--frames", type=int, default=16)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="auto")
-    e.add_argument("--out", required=True, help="folder for reconstruction.json and reconstruction.gif")
+    e.add_argument("--data", required=True, type=existing_path, help="videos to reconstruct (e.g. data/vizdoom)")
+    e.add_argument("--split", default="test", type=split_name, help="train, test or all (default test)")
+    e.add_argument("--tokenizer", default="vizdoom-vq", help="tokenizer name (default vizdoom-vq)")
+    e.add_argument("--tokenizer-path", type=existing_path, help="weights folder (default: the tokenizer's shipped weights)")
+    e.add_argument("--videos", type=positive_int, default=64, help="clips for PSNR and FVD (default 64)")
+    e.add_argument("--frames", type=positive_int, default=16, help="frames per clip (default 16)")
+    e.add_argument("--seed", type=count, default=0, help="seed of the clip draws (default 0)")
+    e.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
+    e.add_argument("--out", required=True, type=out_dir, help="folder for reconstruction.json and reconstruction.gif")
+    add_fvd_protocol_argument(e)
     e.set_defaults(func=cmd_tokenizer_eval)
 
     p = sub.add_parser("tokenize", help="tokenize a data set once into a memory-mapped token cache")
-    p.add_argument("--data", help="videos (default: the embedded ViZDoom set)")
-    p.add_argument("--split", default="train", help="train, test or all (default train)")
-    p.add_argument("--size", type=int, default=64, help="frame size the tokenizer takes (default 64)")
-    p.add_argument("--tokenizer", default="vizdoom-vq")
-    p.add_argument("--tokenizer-path", help="weights folder (vqgan: required)")
-    p.add_argument("--batch-size", type=int, default=4, help="videos per encode call")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True, help="cache folder")
+    p.add_argument("--data", type=existing_path, help="videos (default: the embedded ViZDoom set)")
+    p.add_argument("--split", default="train", type=split_name, help="train, test or all (default train)")
+    p.add_argument("--size", type=positive_int, default=64, help="frame size the tokenizer takes (default 64)")
+    p.add_argument("--tokenizer", default="vizdoom-vq", help="tokenizer name (default vizdoom-vq)")
+    p.add_argument("--tokenizer-path", type=existing_path, help="weights folder (vqgan: required; default: shipped weights)")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="videos per encode call (default 4)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
+    p.add_argument("--out", required=True, type=out_dir, help="cache folder")
     p.set_defaults(func=cmd_tokenize)
 
 
@@ -338,11 +485,12 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("nfe", help="count every sampler's NFE against a weightless stand-in model")
     add_sampler_arguments(p, "mgm,fm,df,rdm")
-    p.add_argument("--frames", type=int, default=16, help="window length k (default 16)")
-    p.add_argument("--context", type=int, default=2, help="context frames m (default 2)")
-    p.add_argument("--stride", type=int, default=14, help="stride s <= k - m (default 14)")
-    p.add_argument("--extrap", type=int_list, default=(1, 2, 5, 10), help="extrapolation factors, L = x * k")
-    p.add_argument("--format", choices=("csv", "markdown"), default="markdown")
+    p.add_argument("--frames", type=positive_int, default=16, help="window length k (default 16)")
+    p.add_argument("--context", type=positive_int, default=2, help="context frames m (default 2)")
+    p.add_argument("--stride", type=positive_int, default=14, help="stride s <= k - m (default 14)")
+    p.add_argument("--extrap", type=int_list, default=(1, 2, 5, 10),
+                   help="extrapolation factors, comma-separated, L = x * k (default 1,2,5,10)")
+    p.add_argument("--format", choices=("csv", "markdown"), default="markdown", help="output format (default markdown)")
     p.set_defaults(func=cmd_nfe)
 
     add_run_parser(sub)

@@ -46,11 +46,21 @@ def shutdown() -> None:
 def local_device(requested: str = "auto") -> torch.device:
     """``auto``: this rank's GPU when CUDA is available (LOCAL_RANK), else the CPU."""
     if requested != "auto":
-        device = torch.device(requested)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            from maskbench.core.errors import MaskbenchError
+        from maskbench.core.errors import MaskbenchError
 
+        try:
+            device = torch.device(requested)
+        except (RuntimeError, TypeError):
+            raise MaskbenchError(f"--device {requested!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
             raise MaskbenchError(f"--device {requested}: CUDA is not available here; use --device cpu")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise MaskbenchError(f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                                 f"numbered from 0")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise MaskbenchError(f"--device {requested}: MPS is not available here; use --device cpu")
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise MaskbenchError(f"--device {requested}: maskbench runs on cpu, cuda or mps")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))

@@ -38,6 +38,7 @@ def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager, built on first use (cached)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    check_blocked(blocked_names())
     for name in blocked_names():
         pm.set_blocked(name)
     for module_name in INTERNAL_PLUGINS:
@@ -51,6 +52,22 @@ def plugin_manager() -> pluggy.PluginManager:
         raise MaskbenchError(f"a maskbench plugin failed to load ({type(error).__name__}: {error}); "
                              f"fix it or block it with {BLOCK_ENV}=NAME") from error
     return pm
+
+
+def plugin_names() -> list[str]:
+    """Names a plugin can be blocked by: internal modules' last components, then entry-point names."""
+    import importlib.metadata
+
+    internal = [module.rsplit(".", 1)[-1] for module in INTERNAL_PLUGINS]
+    return internal + sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def check_blocked(names: set[str]) -> None:
+    """A name in ``$MASKBENCH_BLOCK_PLUGINS`` that is no plugin is a typo: refuse it rather than block nothing."""
+    unknown = sorted(names - set(plugin_names()))
+    if unknown:
+        raise MaskbenchError(f"{BLOCK_ENV} names {', '.join(map(repr, unknown))}, which is no plugin; plugins: "
+                             f"{', '.join(plugin_names())}")
 
 
 def collect(hook: Callable[[], list[list[Any]]], key: Callable[[Any], str], kind: str) -> dict[str, Any]:
@@ -68,6 +85,9 @@ def collect(hook: Callable[[], list[list[Any]]], key: Callable[[Any], str], kind
 def lookup(registry: dict[str, Any], name: str, kind: str) -> Any:
     """``registry[name]``, or a one-line error listing what is registered."""
     if name not in registry:
+        if name in blocked_names():
+            raise MaskbenchError(f"unknown {kind} {name!r}: its plugin {name!r} is blocked by {BLOCK_ENV}; "
+                                 "remove it from that list to use it")
         known = ", ".join(sorted(registry)) or "none"
         raise MaskbenchError(f"unknown {kind} {name!r}; registered {kind}s: {known}")
     return registry[name]

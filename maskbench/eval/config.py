@@ -33,6 +33,7 @@ class RunConfig:
     options: tuple[str, ...] = ()
     fvd: bool = True
     samples: int = 4
+    fvd_protocol: str = "full"
 
     def __post_init__(self) -> None:
         if not self.samplers:
@@ -43,6 +44,9 @@ class RunConfig:
             raise MaskbenchError(f"--videos must be at least 1, got {self.videos}")
         if self.fvd and self.videos < 2:
             raise MaskbenchError("FVD needs at least 2 videos; raise --videos or pass --no-fvd")
+        from maskbench.eval.protocols import check_protocol
+
+        check_protocol(self.fvd_protocol)
         if self.batch_size is not None and self.batch_size < 1:
             raise MaskbenchError(f"--batch-size must be at least 1, got {self.batch_size}")
 

@@ -9,6 +9,7 @@ batches are sharded over ranks and rank 0 gathers and writes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -18,13 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from maskbench.core.denoiser import CountingDenoiser
+from maskbench.core.nfe import counted_nfe
 from maskbench.core.distributed import gather, init_process_group, shutdown, world
-from maskbench.eval.bench import DEFAULT_MODEL, Bench, prepare
+from maskbench.eval.bench import CONTEXT_DRAW, DEFAULT_MODEL, Bench, prepare
 from maskbench.eval.config import RunConfig
-from maskbench.eval.store import ResultStore
+from maskbench.eval.progress import bar, say
+from maskbench.eval.provenance import write_json
+from maskbench.eval.resume import REPORTED, finished_already
+from maskbench.eval.store import OutLock, ResultStore
 from maskbench.eval.timing import stopwatch
 
 
@@ -32,42 +36,68 @@ def run_benchmark(config: RunConfig, samplers: dict, reuse: Iterable[Path] = ())
     """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``.
 
     ``reuse``: other ``results.jsonl`` files whose cells with an identical key are copied, not rerun.
+    One run at a time per ``out`` (an advisory lock; a second one is refused with the first one's pid).
+    When every cell is finished and the reports are current, nothing is loaded, drawn or featurised.
     """
     init_process_group()
     rank, _ = world()
     out, reuse = Path(config.out), list(reuse)
+    created = not out.exists()
+    try:
+        with OutLock(out) if rank == 0 else contextlib.nullcontext():
+            if not finished_already(config, samplers, out):
+                _run_cells(config, samplers, out, reuse)
+    except BaseException:
+        if created and rank == 0 and out.is_dir() and {p.name for p in out.iterdir()} <= {OutLock.NAME}:
+            shutil.rmtree(out, ignore_errors=True)  # refused before any work: leave nothing behind
+        raise
+    shutdown()
+    return out
+
+
+def _run_cells(config: RunConfig, samplers: dict, out: Path, reuse: list[Path]) -> None:
+    rank, _ = world()
+    _say(rank, "loading the model, the tokenizer and the data; drawing the contexts")
     bench = prepare(config, samplers)
     store = ResultStore(out / "results.jsonl")
     if rank == 0:
         _write_run_json(out, bench)
     cells = [(name, factor) for factor in config.factors for name in config.samplers]
     keys = [cell_key(bench, name, factor) for name, factor in cells]
-    for (name, factor), key in zip(cells, keys):
+    for i, ((name, factor), key) in enumerate(zip(cells, keys), 1):
         if store.has(key):
-            _say(rank, f"{name} {factor}x: done in an earlier run, skipped")
+            _say(rank, f"cell {i} of {len(cells)}: {name} {factor}x: done in an earlier run, skipped")
             continue
         found = measured_elsewhere(key, reuse, out)
+        if not found:
+            _say(rank, f"cell {i} of {len(cells)}: {name} {factor}x: sampling {config.videos} videos")
         record = copy_cell(found, out, name, factor) if found else timed_cell(bench, name, factor, key)
         if rank == 0:
             store.append(record)
-            _say(rank, _summary(record))
+            _say(rank, f"cell {i} of {len(cells)}: {_summary(record)}")
     if rank == 0:
         from maskbench.eval.reports import write_reports
 
         records = [r for r in store.records if r["key"] in keys]
         write_reports(out, records, bench)
         _say_estimate(out, records, bench)
-    shutdown()
-    return out
+        write_json(out / REPORTED, {"keys": keys})
 
 
 def cell_key(bench: Bench, name: str, factor: int) -> str:
-    """Identity of a cell: everything that changes its numbers."""
+    """Identity of a cell: everything that changes its numbers, and nothing else the run asked for.
+
+    Its contexts are a function of (data set and split, rollout length, videos, seed) and the draw's
+    revision (``CONTEXT_DRAW``); its seeds of (seed, batch size); its FVD of the protocol. Other
+    factors and samplers of the run are not part of it, and do not change the cell (test_cell_key.py).
+    """
     c = bench.config
     sampler = bench.samplers[name]
-    ident = dict(sampler=name, factor=factor, options=repr(sampler.options), frames=bench.frames, context=bench.context,
-                 stride=bench.stride, videos=c.videos, seed=c.seed, model=str(Path(c.model or DEFAULT_MODEL).resolve()),
-                 data=str(c.data), fvd=c.fvd, batch=bench.batch_size, **_versions(bench, name))
+    ident = dict(sampler=name, factor=factor, length=bench.plan(factor).length, options=repr(sampler.options),
+                 frames=bench.frames, context=bench.context, stride=bench.stride, videos=c.videos, seed=c.seed,
+                 model=str(Path(c.model or DEFAULT_MODEL).resolve()), data=str(c.data), split=c.split,
+                 data_identity=bench.videos.video_id(), context_draw=CONTEXT_DRAW, fvd=c.fvd,
+                 fvd_protocol=c.fvd_protocol if c.fvd else None, batch=bench.batch_size, **_versions(bench, name))
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -105,7 +135,17 @@ def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
     rank, size = world()
     mine = [i for i in range(_batches(bench)) if i % size == rank]
     _warm_up(bench)
-    parts = [_run_batch(bench, name, plan, index) for index in tqdm(mine, desc=f"{name} {factor}x", disable=rank != 0, leave=False)]
+    parts = []
+    # One tick per model evaluation. The total comes from one rollout against a weightless stand-in
+    # (about a second), so the ETA shows from the first evaluation; the first real batch corrects it
+    # for a plugin whose NFE depends on the data (every batch of a cell spends the same).
+    expected = counted_nfe(bench.samplers[name], plan, tuple(bench.contexts[plan.length].shape[2:]))
+    with bar(desc=f"{name} {factor}x", unit="NFE", total=expected * len(mine),
+             disable=True if rank != 0 else None) as ticks:
+        for done, index in enumerate(mine):
+            parts.append(_run_batch(bench, name, plan, index, ticks))
+            ticks.total = parts[0]["nfe"] * len(mine)
+            ticks.set_postfix_str(f"batch {done + 1} of {len(mine)}")
     parts = sorted((p for rank_parts in gather(parts) for p in rank_parts), key=lambda p: p["index"])
     return _record(bench, name, factor, plan, parts, key) if rank == 0 else {}  # FVD and files: rank 0 only
 
@@ -123,15 +163,29 @@ def _batches(bench: Bench) -> int:
 
 def _warm_up(bench: Bench) -> None:
     """One untimed forward at the window shape: first-call allocations and kernel selection."""
-    window = bench.contexts[: bench.batch_size, :1].repeat(1, bench.frames, 1, 1).to(bench.device)
+    contexts = next(iter(bench.contexts.values()))
+    window = contexts[: bench.batch_size, :1].repeat(1, bench.frames, 1, 1).to(bench.device)
     t = torch.ones(window.shape[:2], device=bench.device)
     bench.denoiser(window, t, torch.ones_like(window, dtype=torch.bool))
 
 
-def _run_batch(bench: Bench, name: str, plan, index: int) -> dict:
+class _Ticking:
+    """A denoiser that advances a progress bar by one per evaluation (nothing else changes)."""
+
+    def __init__(self, inner, ticks):
+        self.inner, self.ticks = inner, ticks
+        self.vocab_size, self.mask_id, self.device = inner.vocab_size, inner.mask_id, inner.device
+
+    def __call__(self, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        logits = self.inner(tokens, t, where)
+        self.ticks.update(1)
+        return logits
+
+
+def _run_batch(bench: Bench, name: str, plan, index: int, ticks=None) -> dict:
     lo = index * bench.batch_size
-    contexts = bench.contexts[lo : lo + bench.batch_size]
-    model = CountingDenoiser(bench.denoiser)
+    contexts = bench.contexts[plan.length][lo : lo + bench.batch_size]
+    model = CountingDenoiser(bench.denoiser if ticks is None else _Ticking(bench.denoiser, ticks))
     generator = torch.Generator(bench.device).manual_seed(bench.config.seed * 1_000_003 + index)
     seconds: list[float] = []
     with stopwatch(bench.device, seconds):
@@ -152,8 +206,9 @@ def _decode(bench: Bench, tokens: torch.Tensor) -> np.ndarray:
 
 def _features(bench: Bench, pixels: np.ndarray) -> np.ndarray:
     from maskbench.eval.features import i3d_features
+    from maskbench.eval.protocols import protocol_clips
 
-    return i3d_features(pixels, device=bench.device, progress=False)
+    return i3d_features(protocol_clips(pixels, bench.config.fvd_protocol), device=bench.device, progress=False)
 
 
 def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: str) -> dict:
@@ -172,15 +227,26 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
 
 
 def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
+    """FVD fields of a cell's record: the generated rollouts against random real windows of ``length``.
+
+    Keys: those of :class:`maskbench.eval.fvd.FVDResult` (``frames`` -> ``fvd_frames``, ``protocol``
+    -> ``fvd_protocol``: ``frames`` is already the window ``k``), and ``fvd_real_vs_real``.
+    """
+    protocol = bench.config.fvd_protocol
     if not bench.config.fvd:
-        return {"fvd": None, "n_real": 0}
-    from maskbench.eval.fvd import fvd_from_features
+        return {"fvd": None, "n_real": 0, "fvd_protocol": None}
+    from maskbench.eval.fvd import fvd_result
+    from maskbench.eval.protocols import protocol_frames
     from maskbench.eval.real import real_features
 
     fake = np.concatenate([p["features"] for p in parts])
     real, other = real_features(bench, length), real_features(bench, length, draw=2)
-    return {"fvd": float(fvd_from_features(real, fake)), "n_real": len(real),
-            "fvd_real_vs_real": float(fvd_from_features(real, other))}  # the noise floor at this N and length
+    frames = protocol_frames(protocol, length)
+    fields = fvd_result(real, fake, frames, protocol).record()
+    del fields["n_fake"]  # the record's n_fake counts the rollouts, with or without FVD
+    fields["fvd_frames"], fields["fvd_protocol"] = fields.pop("frames"), fields.pop("protocol")
+    floor = fvd_result(real, other, frames, protocol)  # the noise floor at this N, length and protocol
+    return {**fields, "fvd_real_vs_real": floor.fvd}
 
 
 def _save_samples(bench: Bench, name: str, factor: int, parts: list[dict]) -> None:
@@ -200,7 +266,19 @@ def _write_run_json(out: Path, bench: Bench) -> None:
     info["geometry"] = {"frames": bench.frames, "context": bench.context, "stride": bench.stride,
                         "batch_size": bench.batch_size}
     info["samplers"] = {name: repr(s.options) for name, s in bench.samplers.items()}
+    info["fvd"] = _fvd_description(bench)
     write_json(out / "run.json", info)
+
+
+def _fvd_description(bench: Bench) -> dict | None:
+    """How this run's FVD is computed: protocol, both sides, and where the only resize happens."""
+    from maskbench.eval.real import REAL_SIDE
+
+    if not bench.config.fvd:
+        return None
+    return {"protocol": bench.config.fvd_protocol, "real": REAL_SIDE,
+            "generated": "every rollout once, its --fvd-protocol clip",
+            "preprocessing": "bilinear resize to 224x224 (align_corners=False, no antialias) inside I3D, as StyleGAN-V"}
 
 
 def _say_estimate(out: Path, records: list[dict], bench: Bench) -> None:
@@ -222,4 +300,4 @@ def _summary(record: dict) -> str:
 
 def _say(rank: int, text: str) -> None:
     if rank == 0:
-        tqdm.write(text)
+        say(text)

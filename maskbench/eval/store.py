@@ -2,40 +2,91 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
 
+from maskbench.core.errors import MaskbenchError
+
 
 class ResultStore:
-    """``results.jsonl`` with one record per finished (sampler, extrapolation) cell."""
+    """``results.jsonl`` with one record per finished (sampler, extrapolation) cell; keys are unique."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.records: list[dict] = []
-        if self.path.exists():
-            self.records = [json.loads(line) for line in self._complete_lines()]
+        self.records: list[dict] = self._read()
 
-    def _complete_lines(self) -> list[str]:
+    def _read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
         # A kill during a write can leave a partial last line: ignore it, the cell reruns.
-        lines = self.path.read_text().splitlines()
-        good = []
-        for line in lines:
+        records = []
+        for line in self.path.read_text().splitlines():
             try:
-                json.loads(line)
-                good.append(line)
+                records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
-        return good
+        return records
 
     def has(self, key: str) -> bool:
         return any(record.get("key") == key for record in self.records)
 
     def append(self, record: dict) -> None:
-        """Write one record durably (flush + fsync) before the next cell starts."""
+        """Write one record durably (flush + fsync) before the next cell starts.
+
+        The file is re-read under an exclusive lock first, so a key some other writer added meanwhile
+        is refused rather than written twice.
+
+        Raises:
+            MaskbenchError: a record with this key is already in the file.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+            self.records = self._read()
+            if record.get("key") is not None and self.has(record["key"]):
+                raise MaskbenchError(f"{self.path} already holds cell {record['key']} ({record.get('sampler')} "
+                                     f"{record.get('extrap')}x): another run wrote it; rerun to use it")
             handle.write(json.dumps(record, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.records.append(record)
+
+
+class OutLock:
+    """An advisory lock (``fcntl``) on ``<out>/.maskbench.lock`` for the lifetime of one run.
+
+    Another run into the same folder is refused with its pid, not left to compute every cell twice.
+    The lock dies with its process, so a killed run never leaves a stale one behind.
+    """
+
+    NAME = ".maskbench.lock"
+
+    def __init__(self, out: str | Path):
+        self.path = Path(out) / self.NAME
+        self._handle = None
+
+    def __enter__(self) -> "OutLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown pid"
+            handle.close()
+            raise MaskbenchError(f"{self.path.parent} is in use by another maskbench run ({holder}); wait for it to "
+                                 "finish or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.truncate(0)
+            self._handle.close()  # closing releases the lock
+            self._handle = None

@@ -52,8 +52,8 @@ def test_help_is_fast_and_lists_commands():
         (["--extrap", "0"], ["extrapolation"]),
         (["--extrap", "1.5"], ["integers"]),
         (["--frames", "1.5"], ["invalid int"]),
-        (["--opt", "mgm.bogus=1"], ["unknown option 'bogus'"]),
-        (["--opt", "mgm.steps=ten"], ["expects a int"]),
+        (["--opt", "mgm.bogus=1"], ["unknown option 'mgm.bogus'"]),
+        (["--opt", "mgm.steps=ten"], ["expects an integer"]),
     ],
 )
 def test_bad_input_one_line_error(args, fragments):

@@ -127,3 +127,33 @@ def test_bad_input_one_line_error(assets, tmp_path, change, fragment):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_cell_progress_knows_its_total_nfe_before_the_first_batch(assets, tmp_path, monkeypatch):
+    """The bar of a cell has its total (hence an ETA) from the start, and the total is what the cell spends."""
+    from maskbench import cli
+    from maskbench.eval import run as run_module
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, *args, total=None, **kwargs):
+            self.first_total, self.total, self.n = total, total, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, text):
+            pass
+
+    monkeypatch.setattr(run_module, "bar", Recorder)
+    monkeypatch.setenv("MASKBENCH_CACHE", str(tmp_path / "cache"))
+    assert cli.main(run_args(assets, tmp_path / "out", "--no-fvd", extrap="2")) == 0
+    assert [(b.first_total, b.n) for b in bars] == [(2 * 3 * 4, 2 * 3 * 4), (2 * 3 * 5, 2 * 3 * 5)]  # 2 batches each

@@ -11,10 +11,14 @@ from (seed, video, attempt), so no video contains a cut.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import multiprocessing.util
 import os
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,8 +135,24 @@ def make_game(size: int):
     game.set_episode_timeout(0)  # the walk decides the length; only the goal ends an episode
     game.set_mode(vzd.Mode.PLAYER)  # synchronous: the frame sequence depends on the seed alone
     game.add_game_args("+nomonsters 1")
-    game.init()
+    # The engine writes _vizdoom.ini and a _vizdoom/ folder into its working directory: give it a
+    # private temporary one instead of the user's (removed when the game object goes away).
+    engine_dir = tempfile.mkdtemp(prefix="maskbench-vizdoom-")
+    game.set_doom_config_path(os.path.join(engine_dir, "_vizdoom.ini"))
+    with _working_dir(engine_dir):  # the engine process inherits the cwd when init() launches it
+        game.init()
+    weakref.finalize(game, shutil.rmtree, engine_dir, ignore_errors=True)
     return game
+
+
+@contextlib.contextmanager
+def _working_dir(path: str):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def _depth_profile(depth: np.ndarray, bins: int = 16) -> np.ndarray:
@@ -309,7 +329,7 @@ def _render_jobs(out: Path, todo: list, jobs: list, size: int, workers: int, pro
     # spawn, not fork: the parent may hold torch/OpenMP threads, which fork does not survive well.
     ctx = mp.get_context("spawn")
     with ctx.Pool(workers, initializer=_worker_init, initargs=(size, WalkConfig())) as pool, \
-            tqdm(total=len(jobs), unit="video", disable=not progress, desc=f"vizdoom x{workers}") as bar:
+            tqdm(total=len(jobs), unit="video", disable=None if progress else True, desc=f"vizdoom x{workers}") as bar:
         for video, array, seconds in pool.imap_unordered(_worker_render, jobs):
             busy += seconds
             s = owner[video]

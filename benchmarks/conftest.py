@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,18 @@ def _backbone(preset: str, vocab_size: int, frames: int, height: int, width: int
     return model.eval().to(device)
 
 
+def machine_threads() -> int:
+    """The thread count ``maskbench run`` gets: ``OMP_NUM_THREADS`` if set, else the usable cores.
+
+    tests/conftest.py pins torch to 1 thread at import (pytest loads it even under
+    ``--benchmark-only``), so the benchmarks set the count back explicitly.
+    """
+    return int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+
+
 @pytest.fixture(scope="session")
 def default() -> Default:
+    torch.set_num_threads(machine_threads())
     card = ModelCard(**json.loads((DEFAULT_MODEL / "maskbench.json").read_text()))
     config = json.loads((DEFAULT_MODEL / "config.json").read_text())
     preset = _preset_of(config)

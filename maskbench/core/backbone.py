@@ -5,10 +5,13 @@ discrete (token embedding of ``K + 1`` ids, mask included; linear head to ``K`` 
 conditioned per frame: each frame has its own time ``t``, and each frame's tokens are modulated by
 that frame's embedding.
 
-The hidden state keeps one layout, ``[B, F, S, D]`` with ``S = h * w``, through every block; only
-attention regroups it (frames for spatial blocks, spatial positions for temporal blocks). The
-per-frame condition ``[B, F, D]`` broadcasts over ``S``, which is Latte's ``[B*F, D]`` (spatial) and
-``[B*h*w, F, D]`` (temporal) condition without materialising the latter.
+The hidden state is ``[B, F, S, D]`` (``S = h * w``) in spatial blocks and ``[B, S, F, D]`` in
+temporal blocks, so that attention always sees ``[B, A, L, D]`` with the sequence ``L`` next to the
+channels and merges ``B`` and ``A`` without a copy; the state is transposed once between a spatial
+and a temporal block (one copy of ``D`` per token, where regrouping q, k, v and the output inside a
+temporal block would copy ``4 D``). The per-frame condition ``[B, F, D]`` broadcasts over ``S``,
+which is Latte's ``[B*F, D]`` (spatial) and ``[B*h*w, F, D]`` (temporal) condition without
+materialising the latter.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from diffusers.models.modeling_utils import ModelMixin
 from einops import rearrange
 from torch import nn
 
+from maskbench.core.cpu_threads import split_over_threads
 from maskbench.core.errors import MaskbenchError
 
 _TIME_CHANNELS = 256  # DiT's frequency embedding size
 _TIME_SCALE = 1000.0  # t in [0, 1] -> DiT's integer-step range, where the sinusoid frequencies fit
-# CPU inference runs the batch in chunks of about this many tokens: the activations of a chunk stay in
-# cache, which makes the memory-bound work (bias, GELU, norms) ~1.3x faster at D = 192 (results
-# identical; benchmarks/test_backbone_speed.py measures it).
+# CPU inference: the batch is sliced over the threads (core/cpu_threads.py), and each single-threaded
+# slice runs in chunks of about this many tokens, whose activations stay in cache (the memory-bound
+# work, bias, GELU, norms, is then faster) and keep transient memory small. Inside a slice a chunk
+# costs no thread barrier, only a few microseconds of dispatch per operation.
 CPU_CHUNK_TOKENS = 2048
 
 
@@ -59,19 +64,22 @@ class LatteBlock(nn.Module):
         self.ada = nn.Linear(dim, 6 * dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Args: x: ``[B, F, S, D]``; cond: ``silu(frame embedding)`` ``[B, F, D]``. Returns ``[B, F, S, D]``."""
-        mods = rearrange(self.ada(cond), "b f (six d) -> six b f 1 d", six=6)
+        """Args: x: ``[B, F, S, D]`` (spatial) or ``[B, S, F, D]`` (temporal); cond: ``silu(frame
+        embedding)`` ``[B, F, D]``. Returns ``x``'s shape."""
+        frames = "six b 1 f d" if self.temporal else "six b f 1 d"  # broadcast over the positions
+        mods = rearrange(self.ada(cond), f"b f (six d) -> {frames}", six=6)
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods
         x = torch.addcmul(x, gate_a, self._attend(_modulate(_norm(x), shift_a, scale_a)))
         return torch.addcmul(x, gate_m, self.mlp(_modulate(_norm(x), shift_m, scale_m)))
 
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
-        # The sequence axis is f (temporal) or s (spatial); the other one joins the batch. SDPA
-        # takes its fast fused CPU kernel only for 4-D inputs, hence the merged batch axis.
-        seq = "(b s) n f d" if self.temporal else "(b f) n s d"
-        q, k, v = rearrange(self.qkv(x), f"b f s (three n d) -> three {seq}", three=3, n=self.num_heads)
+        """``[B, A, L, D]`` -> ``[B, A, L, D]``, attending along ``L`` (``A`` joins the batch)."""
+        # SDPA takes its fused CPU kernel only for 4-D inputs, hence the merged batch axis (a view
+        # here). Measured against softmax(q k^T) v at L = 16 and 64 it is as fast or faster, and
+        # uses less memory (benchmarks/test_backbone_speed.py::test_attention_path).
+        q, k, v = rearrange(self.qkv(x), "b a l (three n d) -> three (b a) n l d", three=3, n=self.num_heads)
         out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(rearrange(out, f"{seq} -> b f s (n d)", b=x.shape[0], s=x.shape[2]))
+        return self.proj(rearrange(out, "(b a) n l d -> b a l (n d)", b=x.shape[0]))
 
 
 class MaskedLatte(ModelMixin, ConfigMixin):
@@ -146,20 +154,31 @@ class MaskedLatte(ModelMixin, ConfigMixin):
             ``[B, F, h, w, K]``.
         """
         self._check_inputs(tokens, t, where)
-        per_video = tokens.shape[1] * tokens.shape[2] * tokens.shape[3]
-        chunk = max(1, CPU_CHUNK_TOKENS // per_video)
-        if tokens.device.type == "cpu" and not torch.is_grad_enabled() and tokens.shape[0] > chunk:
-            return torch.cat([self._forward(*parts) for parts in _chunks(chunk, tokens, t, where)])
+        if tokens.device.type == "cpu" and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu"):
+            return split_over_threads(self._forward_chunked, tokens, t, where)  # see core/cpu_threads.py
         return self._forward(tokens, t, where)
+
+    def _forward_chunked(self, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
+        per_video = tokens.shape[1] * tokens.shape[2] * tokens.shape[3]
+        size = max(1, CPU_CHUNK_TOKENS // per_video)
+        if tokens.shape[0] <= size:
+            return self._forward(tokens, t, where)
+        pieces = [x.split(size) if x is not None else [None] * -(-tokens.shape[0] // size) for x in (tokens, t, where)]
+        return torch.cat([self._forward(*piece) for piece in zip(*pieces)])
 
     def _forward(self, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
         cond = F.silu(self._embed_time(t))
         x = self._embed_tokens(tokens)
+        temporal = False  # the layout of x: [B, F, S, D], or [B, S, F, D] when True
         for block in self.blocks:
+            if block.temporal != temporal:
+                x, temporal = rearrange(x, "b a l d -> b l a d").contiguous(), block.temporal
             if torch.is_grad_enabled() and self.gradient_checkpointing:
                 x = self._gradient_checkpointing_func(block, x, cond)
             else:
                 x = block(x, cond)
+        if temporal:
+            x = rearrange(x, "b s f d -> b f s d").contiguous()
         shift, scale = rearrange(self.final_ada(cond), "b f (two d) -> two b f 1 d", two=2)
         x = _modulate(_norm(x), shift, scale)
         if where is not None:
@@ -215,12 +234,6 @@ class MaskedLatte(ModelMixin, ConfigMixin):
         for layer in [*(block.ada for block in self.blocks), self.final_ada, self.head]:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-
-
-def _chunks(size: int, tokens: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None):
-    """``(tokens, t, where)`` split along the batch into pieces of ``size`` videos."""
-    pieces = [x.split(size) if x is not None else None for x in (tokens, t, where)]
-    return zip(pieces[0], pieces[1], pieces[2] or [None] * len(pieces[0]))
 
 
 def _check_sizes(hidden_size: int, num_heads: int, depth: int) -> None:

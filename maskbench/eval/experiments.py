@@ -157,12 +157,23 @@ def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Call
     samplers = [build_samplers(config) for _, config in runs]
     for name, config in runs:
         _check_model(grid, name, config, [n for n, _ in runs if n != name])
+        _preflight(config)  # every variant's prerequisites before the first one runs
     outs = []
     for index, ((name, config), built) in enumerate(zip(runs, samplers), start=1):
         if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
             print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
         outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
     return outs
+
+
+def _preflight(config: RunConfig) -> None:
+    """What ``maskbench run`` checks before any work: data, model card and weights, geometry, I3D."""
+    from maskbench.eval import preflight
+
+    if config.data:  # RunConfig keeps --split all as None
+        preflight.check_data(config.data, config.split or "all")
+    card = preflight.check_model(config.model or preflight.DEFAULT_MODEL, config.tokenizer)
+    preflight.check_before_loading(config, card)
 
 
 def _check_model(grid: Grid, name: str, config: RunConfig, others: list[str]) -> None:

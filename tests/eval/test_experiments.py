@@ -378,3 +378,15 @@ def test_results_page_says_when_cells_predate_a_sampler_revision():
     assert "fm" not in _revised_since(rows, current)
     assert _revised_since([{"sampler": "mgm", "sampler_revision": 2}, {"sampler": "fm"}], current) == ""
     assert _revised_since([{"sampler": "oneshot"}], current) == ""  # a plugin not installed here: nothing to say
+
+
+def test_a_bad_later_variant_is_refused_before_the_first_one_runs(assets, tmp_path, capsys):
+    """Every variant's prerequisites are checked up front: the second variant asks for a longer window
+    than the model was trained on (before, found only when that variant loaded its model)."""
+    grid = yaml.safe_load(tiny_grid(assets, tmp_path / "tiny.yaml").read_text())
+    grid["variants"]["full-sequence"] = {"frames": 50}  # runs second: variants come in the file's (sorted) order
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(grid))
+    assert main(["experiment", str(tmp_path / "bad.yaml"), "--no-fvd", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--frames 50 exceeds" in err
+    assert not list((tmp_path / "out").rglob("results.jsonl"))  # the first variant did not run

@@ -14,10 +14,10 @@ from maskbench.core.distributed import local_device
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan
 from maskbench.eval.config import RunConfig
+from maskbench.eval.preflight import DEFAULT_MODEL  # one home: preflight needs it without torch
 from maskbench.eval.protocols import check_protocol
 
 MIN_FVD_FRAMES = 9  # the Kinetics I3D's temporal pooling needs this many
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "latte-vizdoom-frame"
 
 
 @dataclass

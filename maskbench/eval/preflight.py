@@ -15,7 +15,7 @@ from pathlib import Path
 from maskbench.core.errors import MaskbenchError
 
 SPLITS = ("train", "test", "all")
-# The shipped frame-level model (the same path as ``maskbench.eval.bench.DEFAULT_MODEL``, which imports torch).
+# The shipped frame-level model: the default of `--model` (bench.py takes it from here, torch-free).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "latte-vizdoom-frame"
 SMOKE_TOKENIZER = "synthetic"  # configs/tiny.yaml: stripes no tokenizer decodes (a training smoke test)
 

@@ -388,7 +388,8 @@ def add_fvd_parser(sub) -> None:
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
     add_fvd_protocol_argument(p)
     p.add_argument("--json", action="store_true",
-                   help='print {"fvd", "n_real", "n_fake", "frames", "protocol", "position", "seed"} (default: a sentence)')
+                   help='print {"fvd", "fvd_low", "fvd_high", "kvd", "kvd_low", "kvd_high", "n_real", "n_fake", "frames", '
+                        '"protocol", "ci_level", "ci_method", "ci_resamples", "position", "seed"} (default: a sentence)')
     p.set_defaults(func=cmd_fvd)
 
 

@@ -89,6 +89,12 @@ class FVDResult:
         n_fake: videos on the generated side.
         frames: frames per clip that I3D saw.
         protocol: which clip of each video was scored (see :mod:`maskbench.eval.protocols`).
+        fvd_low, fvd_high: bootstrap interval of the FVD over videos (both sides resampled); it is an
+            interval for the FVD at infinitely many videos, so at ``N`` well below the feature size
+            (400) it can lie below ``fvd``, which is biased upwards by about ``D / N``.
+        kvd, kvd_low, kvd_high: kernel video distance (unbiased at any N) and its interval.
+        ci_level, ci_method, ci_resamples: of the bootstrap (:mod:`maskbench.eval.stats`).
+        ``None`` where not computed (``statistics=False``) or where too few videos allow no interval.
     """
 
     fvd: float
@@ -96,17 +102,33 @@ class FVDResult:
     n_fake: int
     frames: int
     protocol: str
+    fvd_low: float | None = None
+    fvd_high: float | None = None
+    kvd: float | None = None
+    kvd_low: float | None = None
+    kvd_high: float | None = None
+    ci_level: float | None = None
+    ci_method: str | None = None
+    ci_resamples: int | None = None
 
     def record(self) -> dict:
         """The fields as a flat JSON-ready dict (``results.jsonl``, ``maskbench fvd --json``)."""
         return dataclasses.asdict(self)
 
     def report(self) -> str:
-        """The one-line summary of :func:`fvd_report`, naming the protocol."""
-        return f"{fvd_report(self.n_real, self.n_fake, self.fvd)} [protocol {self.protocol}, {self.frames} frames]"
+        """One line: FVD with its interval, KVD with its, the sizes and the protocol."""
+        from maskbench.eval.stats import interval_text
+
+        line = fvd_report(self.n_real, self.n_fake, self.fvd, self.fvd_low, self.fvd_high)
+        if self.kvd is not None:
+            line += f"; KVD {self.kvd:.2f} {interval_text(self.kvd_low, self.kvd_high, 2)}"
+        if self.ci_level is not None:
+            line += f" ({self.ci_level:.0%} {self.ci_method} bootstrap over videos, {self.ci_resamples} resamples)"
+        return f"{line} [protocol {self.protocol}, {self.frames} frames]"
 
 
-def fvd_result(feats_real: np.ndarray, feats_fake: np.ndarray, frames: int, protocol: str) -> FVDResult:
+def fvd_result(feats_real: np.ndarray, feats_fake: np.ndarray, frames: int, protocol: str,
+               statistics: bool = True, seed: int = 0) -> FVDResult:
     """FVD of two feature sets, with its sizes, clip length and protocol: the one FVD path of every command.
 
     ``maskbench run``, ``experiment``, ``fvd`` and ``tokenizer eval`` all call this on features from
@@ -117,21 +139,31 @@ def fvd_result(feats_real: np.ndarray, feats_fake: np.ndarray, frames: int, prot
         feats_fake: ``[M, D]`` features of the generated side.
         frames: frames per clip behind the features.
         protocol: the protocol's name.
+        statistics: add the FVD's bootstrap interval and KVD with its interval
+            (:func:`maskbench.eval.stats.fvd_statistics`, seeded by ``seed``).
 
     Returns:
         The :class:`FVDResult`.
     """
     value = fvd_from_features(feats_real, feats_fake)
+    extra = {}
+    if statistics:
+        from maskbench.eval.stats import fvd_statistics
+
+        extra = fvd_statistics(feats_real, feats_fake, seed=seed)
     return FVDResult(fvd=float(value), n_real=len(feats_real), n_fake=len(feats_fake), frames=int(frames),
-                     protocol=protocol)
+                     protocol=protocol, **extra)
 
 
-def fvd_report(n_real: int, n_fake: int, value: float) -> str:
-    """One line giving FVD with both set sizes, warning when either is too small to compare.
+def fvd_report(n_real: int, n_fake: int, value: float, low: float | None = None, high: float | None = None) -> str:
+    """One line giving FVD (with its interval, when given) and both set sizes, warning when either is too small.
 
-    Example: ``FVD 412.3 (256 real / 256 generated videos)``.
+    Example: ``FVD 412.3 [380.1, 441.0] (256 real / 256 generated videos)``.
     """
-    line = f"FVD {value:.1f} ({n_real} real / {n_fake} generated videos)"
+    from maskbench.eval.stats import interval_text
+
+    shown = f"FVD {value:.1f}" + ("" if low is None and high is None else f" {interval_text(low, high)}")
+    line = f"{shown} ({n_real} real / {n_fake} generated videos)"
     if min(n_real, n_fake) < MIN_UNBIASED_VIDEOS:
         line += (f"; WARNING: fewer than {MIN_UNBIASED_VIDEOS} videos: biased, "
                  "not comparable with published FVD")

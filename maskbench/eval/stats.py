@@ -16,6 +16,7 @@ within-set sums, so a resample's KVD stays unbiased for its weights.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,12 +93,19 @@ class Estimate:
     high: float
 
     def text(self, digits: int = 1) -> str:
-        """``1643.0 [1510.2, 1790.8]``."""
-        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        """``1643.0 [1510.2, 1790.8]``; ``1643.0 [no interval]`` when there were too few videos."""
+        return f"{self.value:.{digits}f} {interval_text(self.low, self.high, digits)}"
 
     @property
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
+
+
+def interval_text(low: float | None, high: float | None, digits: int = 1) -> str:
+    """``[1510.2, 1790.8]``, or ``[no interval]`` where the bootstrap had too few videos (``None``/NaN ends)."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "[no interval]"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def fvd_statistics(feats_real: np.ndarray, feats_fake: np.ndarray, seed: int = 0, level: float = LEVEL,
@@ -111,7 +119,8 @@ def fvd_statistics(feats_real: np.ndarray, feats_fake: np.ndarray, seed: int = 0
         level, resamples, method: of the bootstrap (see the module docstring).
 
     Returns:
-        ``fvd_low, fvd_high, kvd, kvd_low, kvd_high, ci_level, ci_method, ci_resamples``.
+        ``fvd_low, fvd_high, kvd, kvd_low, kvd_high, ci_level, ci_method, ci_resamples``; an interval's
+        ends are ``None`` when the sets are too small for one (a resample of a single video).
     """
     real, fake = _checked(feats_real, feats_fake)
     fvd_value = float(fvd_fast(real, fake))
@@ -122,8 +131,9 @@ def fvd_statistics(feats_real: np.ndarray, feats_fake: np.ndarray, seed: int = 0
     n = (len(real), len(fake))
     k_low, k_high = _bootstrap(lambda r, f: _kvd_weighted(*kernels, _counts(r, n[0]), _counts(f, n[1])), n,
                                kvd_value, seed + 1, level, resamples, method)
-    return dict(fvd_low=low, fvd_high=high, kvd=kvd_value, kvd_low=k_low, kvd_high=k_high, ci_level=level,
-                ci_method=method, ci_resamples=resamples)
+    ends = {name: None if not np.isfinite(v) else v
+            for name, v in dict(fvd_low=low, fvd_high=high, kvd_low=k_low, kvd_high=k_high).items()}
+    return dict(**ends, kvd=kvd_value, ci_level=level, ci_method=method, ci_resamples=resamples)
 
 
 @dataclass(frozen=True)
@@ -195,10 +205,10 @@ def videos_needed(difference: Estimate, n: int) -> int | None:
         n: videos behind it.
 
     Returns:
-        ``n`` or more; ``None`` when the difference is 0.
+        ``n`` or more; ``None`` when the difference is 0 or has no interval.
     """
     half = difference.value - difference.low if difference.value > 0 else difference.high - difference.value
-    if difference.value == 0:
+    if difference.value == 0 or not np.isfinite(half):
         return None
     return max(n, int(np.ceil(n * (half / abs(difference.value)) ** 2)))
 
@@ -211,12 +221,14 @@ def _bootstrap(statistic, sizes: tuple[int, int], value: float, seed: int, level
     indices = tuple(np.arange(s) for s in sizes)
     batch = max(1, _BATCH_BYTES // (8 * 400 * sum(sizes)))
     # vectorized: scipy hands [batch, n] index arrays; the statistic indexes the features with them.
-    result = scipy.stats.bootstrap(indices, lambda r, f, axis=-1: statistic(r, f), n_resamples=resamples,
-                                   confidence_level=level, method=method, vectorized=True, batch=batch,
-                                   random_state=np.random.default_rng(seed))
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
+        result = scipy.stats.bootstrap(indices, lambda r, f, axis=-1: statistic(r, f), n_resamples=resamples,
+                                       confidence_level=level, method=method, vectorized=True, batch=batch,
+                                       random_state=np.random.default_rng(seed))
     low, high = result.confidence_interval
-    if not np.isfinite(low) or not np.isfinite(high):  # BCa on a degenerate distribution
-        return value, value
+    if not np.isfinite(low) or not np.isfinite(high):  # too few videos (a resample of one video), or BCa degenerate
+        return float("nan"), float("nan")
     return float(low), float(high)
 
 
@@ -241,7 +253,8 @@ def _kvd_weighted(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, wx: np.ndar
 
     def within(k: np.ndarray, w: np.ndarray) -> np.ndarray:
         total = np.einsum("...i,ij,...j->...", w, k, w) - (w**2 * np.diag(k)).sum(-1)
-        return total / (w.sum(-1) ** 2 - (w**2).sum(-1))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample of one video has no pairs: NaN
+            return total / (w.sum(-1) ** 2 - (w**2).sum(-1))
 
     cross = np.einsum("...i,ij,...j->...", wx, kxy, wy) / (wx.sum(-1) * wy.sum(-1))
     return within(kxx, wx) + within(kyy, wy) - 2 * cross

@@ -7,17 +7,20 @@ from pathlib import Path
 import numpy as np
 
 from maskbench.eval.media import video_grid, write_video
+from maskbench.eval.paired import paired_markdown, write_paired_csv
 from maskbench.eval.plots import fvd_vs_nfe
 from maskbench.eval.tables import write_csv, write_markdown
 
 
-def write_reports(out: Path, records: list[dict], bench) -> None:
+def write_reports(out: Path, records: list[dict], bench, paired: list[dict] = ()) -> None:
+    """``results.csv``, ``results.md`` (with the paired differences), ``paired.csv``, the plot and the grids."""
     if not records:
         return
     write_csv(records, out / "results.csv")
     header = (f"# maskbench run\n\nModel `{bench.config.model or 'shipped default'}`, k={bench.frames}, "
               f"m={bench.context}, s={bench.stride}, seed {bench.config.seed}, device {bench.device}.\n\n")
-    write_markdown(records, out / "results.md", header)
+    write_markdown(records, out / "results.md", header, paired_markdown(list(paired)))
+    write_paired_csv(list(paired), out / "paired.csv")
     if any(r.get("fvd") is not None for r in records):
         fvd_vs_nfe(records, out / "fvd_vs_nfe.png")
     for factor in sorted({r["extrap"] for r in records}):

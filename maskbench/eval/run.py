@@ -25,6 +25,7 @@ from maskbench.core.nfe import counted_nfe
 from maskbench.core.distributed import gather, init_process_group, shutdown, world
 from maskbench.eval.bench import CONTEXT_DRAW, DEFAULT_MODEL, Bench, prepare
 from maskbench.eval.config import RunConfig
+from maskbench.eval.paired import FEATURES
 from maskbench.eval.progress import bar, say
 from maskbench.eval.provenance import write_json
 from maskbench.eval.resume import REPORTED, finished_already
@@ -79,8 +80,10 @@ def _run_cells(config: RunConfig, samplers: dict, out: Path, reuse: list[Path]) 
         from maskbench.eval.reports import write_reports
 
         records = [r for r in store.records if r["key"] in keys]
-        write_reports(out, records, bench)
+        paired = _paired(out, records, bench)
+        write_reports(out, records, bench, paired)
         _say_estimate(out, records, bench)
+        _say_paired(paired)
         write_json(out / REPORTED, {"keys": keys})
 
 
@@ -98,6 +101,16 @@ def cell_key(bench: Bench, name: str, factor: int) -> str:
                  model=str(Path(c.model or DEFAULT_MODEL).resolve()), data=str(c.data), split=c.split,
                  data_identity=bench.videos.video_id(), context_draw=CONTEXT_DRAW, fvd=c.fvd,
                  fvd_protocol=c.fvd_protocol if c.fvd else None, batch=bench.batch_size, **_versions(bench, name))
+    return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def pairing_id(bench: Bench, factor: int) -> str:
+    """What two cells must share for video ``i`` of one to be paired with video ``i`` of the other: the same
+    contexts (data content, split, rollout length, count, seed, draw) and the same per-batch seeds (batch
+    size). Cells of any sampler, model or run with equal ids saw identical inputs."""
+    c = bench.config
+    ident = dict(length=bench.plan(factor).length, videos=c.videos, seed=c.seed, split=c.split,
+                 data_identity=bench.videos.video_id(), context_draw=CONTEXT_DRAW, batch=bench.batch_size)
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -119,12 +132,18 @@ def measured_elsewhere(key: str, reuse: Iterable[Path], out: Path) -> tuple[Path
 
 
 def copy_cell(found: tuple[Path, dict], out: Path, name: str, factor: int) -> dict:
-    """The record (and kept samples) of a cell measured in ``found``'s folder, marked with where it came from."""
+    """The record (kept samples, generated features) of a cell measured in ``found``'s folder, marked with where
+    it came from."""
+    from maskbench.eval.paired import real_file
+
     folder, record = found
-    samples = folder / "samples" / f"{name}-{factor}x.npy"
-    if samples.is_file() and world()[0] == 0:
-        (out / "samples").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(samples, out / "samples" / samples.name)
+    kept_files = [("samples", f"{name}-{factor}x.npy"), (FEATURES, f"{record['key']}.npy")]
+    kept_files += [(FEATURES, real_file(record))] if real_file(record) else []
+    for kind, file in kept_files:
+        kept = folder / kind / file
+        if kept.is_file() and world()[0] == 0:
+            (out / kind).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept, out / kind / file)
     _say(world()[0], f"{name} {factor}x: identical cell measured in {folder}, copied")
     return {**record, "reused_from": str(folder)}
 
@@ -220,9 +239,12 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
                   seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
                   feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
                   options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time(),
+                  pairing=pairing_id(bench, factor),
                   **_versions(bench, name))
     record.update(_fvd(bench, plan.length, parts))
     _save_samples(bench, name, factor, parts)
+    _save_features(bench, key, parts)
+    _save_real_features(bench, record)
     return record
 
 
@@ -230,7 +252,8 @@ def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
     """FVD fields of a cell's record: the generated rollouts against random real windows of ``length``.
 
     Keys: those of :class:`maskbench.eval.fvd.FVDResult` (``frames`` -> ``fvd_frames``, ``protocol``
-    -> ``fvd_protocol``: ``frames`` is already the window ``k``), and ``fvd_real_vs_real``.
+    -> ``fvd_protocol``: ``frames`` is already the window ``k``; the interval and KVD fields), and
+    ``fvd_real_vs_real`` (value only).
     """
     protocol = bench.config.fvd_protocol
     if not bench.config.fvd:
@@ -242,10 +265,10 @@ def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
     fake = np.concatenate([p["features"] for p in parts])
     real, other = real_features(bench, length), real_features(bench, length, draw=2)
     frames = protocol_frames(protocol, length)
-    fields = fvd_result(real, fake, frames, protocol).record()
+    fields = fvd_result(real, fake, frames, protocol, seed=bench.config.seed).record()
     del fields["n_fake"]  # the record's n_fake counts the rollouts, with or without FVD
     fields["fvd_frames"], fields["fvd_protocol"] = fields.pop("frames"), fields.pop("protocol")
-    floor = fvd_result(real, other, frames, protocol)  # the noise floor at this N, length and protocol
+    floor = fvd_result(real, other, frames, protocol, statistics=False)  # the noise floor at this N and length
     return {**fields, "fvd_real_vs_real": floor.fvd}
 
 
@@ -255,6 +278,55 @@ def _save_samples(bench: Bench, name: str, factor: int, parts: list[dict]) -> No
         folder = Path(bench.config.out) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / f"{name}-{factor}x.npy", np.concatenate(samples)[: bench.config.samples])
+
+
+def _save_features(bench: Bench, key: str, parts: list[dict]) -> None:
+    """``features/<cell key>.npy``: the cell's generated I3D features, row ``i`` from context ``i`` (paired
+    differences, and any statistic a user wants later, without sampling again)."""
+    if bench.config.fvd and world()[0] == 0:
+        folder = Path(bench.config.out) / FEATURES
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / f"{key}.npy", np.concatenate([p["features"] for p in parts]))
+
+
+def _save_real_features(bench: Bench, record: dict) -> None:
+    """``features/real-<pairing>-<protocol>.npy``: the real side the cell was scored against (from the cache),
+    kept beside the generated features so that cells of other runs with the same ``pairing`` (another
+    variant of a grid) can be paired with this one without a Bench (:mod:`maskbench.eval.grid_pairs`)."""
+    from maskbench.eval.paired import real_file
+    from maskbench.eval.real import real_features
+
+    name = real_file(record)
+    path = Path(bench.config.out) / FEATURES / (name or "")
+    if name and world()[0] == 0 and not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, real_features(bench, record["length"]))
+
+
+def _paired(out: Path, records: list[dict], bench: Bench) -> list[dict]:
+    """Paired differences for every pair of samplers at each factor (``paired.jsonl``), from kept features."""
+    from maskbench.eval.paired import FILE, paired_rows
+    from maskbench.eval.real import real_features
+
+    def features(record: dict) -> np.ndarray | None:
+        path = out / FEATURES / f"{record['key']}.npy"
+        return np.load(path) if path.is_file() else None
+
+    if not bench.config.fvd:
+        return []
+    for record in records:  # cells measured before real features were kept beside them
+        _save_real_features(bench, record)
+    return paired_rows(records, list(bench.config.samplers), features, lambda length: real_features(bench, length),
+                       out / FILE, seed=bench.config.seed)
+
+
+def _say_paired(rows: list[dict]) -> None:
+    from maskbench.eval.paired import sentence
+
+    if rows:
+        _say(0, "paired differences (same contexts and seeds; 95% bootstrap intervals):")
+    for row in rows:
+        _say(0, "  " + sentence(row))
 
 
 def _write_run_json(out: Path, bench: Bench) -> None:

@@ -59,8 +59,29 @@ def test_run_writes_every_output(finished):
         assert recs["mgm", factor]["fvd_real_vs_real"] == recs["fm", factor]["fvd_real_vs_real"]
     assert recs["mgm", 2]["fvd_real_vs_real"] != recs["mgm", 3]["fvd_real_vs_real"]
     assert "biased" in (out / "results.md").read_text()
+    _assert_statistics(out, recs, finished[1].stdout + finished[1].stderr)
     run = json.loads((out / "run.json").read_text())
     assert run["versions"]["torch"] and run["machine"]["cpu_count"] and run["config"]["videos"] == 2
+
+
+def _assert_statistics(out, recs, printed):
+    """Every FVD has its interval fields and KVD; the generated features are kept, and the paired
+    differences are the differences of the cells' FVDs on them."""
+    import numpy as np
+
+    for r in recs.values():
+        assert r["kvd"] is not None and r["ci_level"] == 0.95 and r["ci_method"] == "basic" and r["ci_resamples"] > 0
+        assert "fvd_low" in r and "kvd_low" in r
+        assert np.load(out / "features" / f"{r['key']}.npy").shape == (2, 400)
+        assert np.load(out / "features" / f"real-{r['pairing']}-full.npy").shape == (2, 400)  # what it was scored on
+    assert recs["mgm", 2]["pairing"] == recs["fm", 2]["pairing"] != recs["mgm", 3]["pairing"]
+    paired = [json.loads(line) for line in (out / "paired.jsonl").read_text().splitlines()]
+    assert {(p["a"], p["b"], p["extrap"]) for p in paired} == {("mgm", "fm", 2), ("mgm", "fm", 3)}
+    for p in paired:
+        expected = recs["mgm", p["extrap"]]["fvd"] - recs["fm", p["extrap"]]["fvd"]
+        assert abs(p["fvd_diff"] - expected) <= 1e-3 * max(1.0, abs(expected))  # the features scored are the ones kept
+    assert "Paired differences" in (out / "results.md").read_text() and (out / "paired.csv").is_file()
+    assert "mgm - fm at 2x (2 paired videos): FVD" in printed
 
 
 def test_rerun_skips_finished_cells(finished, assets):

@@ -1,13 +1,19 @@
 """Sentences about the paper's claims, computed from our rows (and the paper's values beside them).
 
-Every number in a sentence is a measured or reported value, or a ratio of two of them.
+Every number in a sentence is a measured or reported value, or a ratio of two of them. Where a paired row
+(``paired.jsonl``: the two cells saw the same contexts and seeds) exists for the two cells compared, the
+sentence gives their paired difference with its interval and whether it is resolved at this number of
+videos; cells without one (measured before paired differences were recorded) fall back to comparing the
+gap with the real-vs-real FVD.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maskbench.eval.paired import verdict
 from maskbench.eval.paper import PaperReference
+from maskbench.eval.stats import interval_text
 from maskbench.eval.tables import FEW_VIDEOS
 
 
@@ -20,19 +26,53 @@ class Arm:
 
 
 def compare(rows: list[dict], arms: tuple[Arm, Arm], group: tuple[str, ...], paper: PaperReference | None = None,
-            tables: tuple[int, ...] = ()) -> list[str]:
-    """One sentence per group (e.g. per extrapolation factor) in which both arms were measured."""
+            tables: tuple[int, ...] = (), paired: list[dict] = ()) -> list[str]:
+    """One sentence per group (e.g. per extrapolation factor) in which both arms were measured.
+
+    ``paired``: rows of the grid's ``paired.jsonl`` files; the one for the two arms' cells, if any, is cited.
+    """
     sentences = []
     for key in dict.fromkeys(tuple(r[g] for g in group) for r in rows):  # the rows' order
         a, b = (_pick(rows, arm, dict(zip(group, key))) for arm in arms)
         if a and b:
-            text = f"{_where(group, key)}: {_versus(arms, a, b)}"
+            text = f"{_where(group, key)}: {_versus(arms, a, b, paired_between(paired, a, b))}"
             sentences.append(text + _paper_sentence(arms, a, b, paper, tables) if paper else text)
     return sentences
 
 
-def steps_sentences(rows: list[dict]) -> list[str]:
-    """Per sampler: FVD at each number of steps, and where it is lowest."""
+def paired_between(paired: list[dict], a: dict, b: dict) -> dict | None:
+    """The paired row of cells ``a`` and ``b`` (by their keys), turned to read ``a - b``; ``None`` without one."""
+    keys = (a.get("key"), b.get("key"))
+    for row in paired if None not in keys else ():
+        if (row["key_a"], row["key_b"]) == keys:
+            return row
+        if (row["key_b"], row["key_a"]) == keys:
+            return _reversed(row)
+    return None
+
+
+def _reversed(row: dict) -> dict:
+    """``b - a`` from ``a - b``: differences and interval ends negated and swapped; verdicts unchanged."""
+    turned = {**row, "a": row["b"], "b": row["a"], "key_a": row["key_b"], "key_b": row["key_a"]}
+    if "variant_a" in row:
+        turned.update(variant_a=row["variant_b"], variant_b=row["variant_a"])
+    for name in ("fvd", "kvd"):
+        low, high = row[f"{name}_low"], row[f"{name}_high"]
+        turned.update({f"{name}_diff": -row[f"{name}_diff"], f"{name}_low": None if high is None else -high,
+                       f"{name}_high": None if low is None else -low})
+    return turned
+
+
+def paired_text(row: dict, label_a: str, label_b: str) -> str:
+    """``mgm - fm over the same 256 contexts and seeds: FVD -8.12 [-20.00, 3.50], not resolved (...); KVD ...``."""
+    parts = [f"{name.upper()} {row[f'{name}_diff']:+.2f} {interval_text(row[f'{name}_low'], row[f'{name}_high'], 2)}, "
+             f"{verdict(row, name)}" for name in ("fvd", "kvd")]
+    return f"{label_a} - {label_b} over the same {row['n']} contexts and seeds: {'; '.join(parts)}"
+
+
+def steps_sentences(rows: list[dict], paired: list[dict] = ()) -> list[str]:
+    """Per sampler: FVD at each number of steps, and where it is lowest (with the paired difference between
+    the highest and the lowest, where ``paired`` has it)."""
     out = []
     for sampler in sorted({r["sampler"] for r in rows}):
         points = sorted((r for r in rows if r["sampler"] == sampler and r["steps"] and r["fvd"] is not None),
@@ -40,16 +80,22 @@ def steps_sentences(rows: list[dict]) -> list[str]:
         if points:
             best = min(points, key=lambda r: r["fvd"])
             listing = ", ".join(f"{r['fvd']:.2f} at {r['steps']}" for r in points)
-            spread = _spread(points) if len(points) > 1 else ""
+            spread = _spread(points, paired) if len(points) > 1 else ""
             out.append(f"{sampler.upper()}: FVD {listing} steps; lowest at {best['steps']} steps{spread}{_caveat(points)}.")
     return out
 
 
-def _spread(points: list[dict]) -> str:
-    """How far apart the step counts' FVDs lie, against the real-vs-real FVD of their length and count."""
+def _spread(points: list[dict], paired: list[dict] = ()) -> str:
+    """How far apart the step counts' FVDs lie: the paired difference of the highest and the lowest, else
+    against the real-vs-real FVD of their length and count."""
     fvds, floors = [r["fvd"] for r in points], {r.get("floor") for r in points}
     text = f"; highest and lowest differ by {max(fvds) - min(fvds):.2f}"
-    if len(floors) == 1 and None not in floors:
+    high, low = max(points, key=lambda r: r["fvd"]), min(points, key=lambda r: r["fvd"])
+    row = paired_between(paired, high, low)
+    if row is not None:
+        labels = (f"{high['steps']} steps", f"{low['steps']} steps")
+        text += f" ({paired_text(row, *labels)})"
+    elif len(floors) == 1 and None not in floors:
         floor = floors.pop()
         text += f", {'less' if max(fvds) - min(fvds) < floor else 'more'} than two real sets of this size ({floor:.2f})"
     return text
@@ -65,16 +111,18 @@ def _where(group: tuple[str, ...], key: tuple) -> str:
                      for name, value in zip(group, key))
 
 
-def _versus(arms: tuple[Arm, Arm], a: dict, b: dict) -> str:
+def _versus(arms: tuple[Arm, Arm], a: dict, b: dict, pair: dict | None = None) -> str:
     text = (f"{arms[0].label} reaches {_fvd(a)} with {a['nfe']} NFE against {arms[1].label}'s {_fvd(b)} with "
             f"{b['nfe']} NFE ({a['nfe'] / b['nfe']:.2g}x the NFE)")
     if a["fvd"] is not None and b["fvd"] is not None:
-        text += f"; {arms[0].label if a['fvd'] < b['fvd'] else arms[1].label} has the lower FVD" + _resolved(a, b)
+        text += f"; {arms[0].label if a['fvd'] < b['fvd'] else arms[1].label} has the lower FVD"
+        text += f"; paired, {paired_text(pair, *(arm.label for arm in arms))}" if pair else _resolved(a, b)
     return text + _caveat([a, b]) + "."
 
 
 def _resolved(a: dict, b: dict) -> str:
-    """Whether the FVD gap stands out from what two real sets of the same size already differ by."""
+    """Whether the FVD gap stands out from what two real sets of the same size already differ by (the fallback
+    for cells without a paired difference)."""
     floors = [r.get("floor") for r in (a, b) if r.get("floor") is not None]
     if not floors:
         return ""

@@ -1,10 +1,12 @@
 """Copy experiment run folders into the committed results tree, the single source of ``docs/results.md``.
 
-From ``<runs>/<grid>/<variant>/`` only ``results.jsonl`` and ``run.json`` are copied (a few KB); the
-sample arrays stay behind, except as one small GIF per grid: the best and the worst cell at 5x (one
-video each, every other frame: a few hundred KB). Collecting merges: cells already in the results
-tree (from an earlier session whose ``runs/`` is gone) are kept unless the run measured them again,
-and a GIF whose cells are unchanged is kept when their samples are no longer on disk.
+From ``<runs>/<grid>/<variant>/`` only ``results.jsonl``, ``run.json`` and ``paired.jsonl`` are copied
+(a few KB), and the grid's own ``paired.jsonl`` (pairs across variants); the sample and feature arrays
+stay behind, except as one small GIF per grid: the best and the worst cell at 5x (one video each,
+every other frame: a few hundred KB). Collecting merges: cells already in the results tree (from an
+earlier session whose ``runs/`` is gone) are kept unless the run measured them again, paired rows
+unless the run computed the same pair (the same two cell keys) again, and a GIF whose cells are
+unchanged is kept when their samples are no longer on disk.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from maskbench.core.errors import MaskbenchError
 from maskbench.eval.measured import variant_rows
+from maskbench.eval.paired import FILE as PAIRED, read_rows
 from maskbench.eval.store import ResultStore
 
 GIF_FACTOR = 5
@@ -38,6 +41,7 @@ def collect_runs(runs: str | Path, results: str | Path) -> list[Path]:
                              "from `maskbench experiment`")
     written = [_copy(variant, results / variant.parent.name / variant.name) for variant in variants]
     for grid in sorted({v.parent for v in variants}):
+        _merge_paired(grid / PAIRED, results / grid.name / PAIRED)
         best_worst_gif(grid, results / grid.name / gif_name())
     return written
 
@@ -86,4 +90,16 @@ def _copy(source: Path, target: Path) -> Path:
     keys = {r.get("key") for r in new}
     kept = [r for r in ResultStore(target / "results.jsonl").records if r.get("key") not in keys]
     (target / "results.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))
+    _merge_paired(source / PAIRED, target / PAIRED)
     return target
+
+
+def _merge_paired(source: Path, target: Path) -> None:
+    """``target`` gets the rows of ``source`` after its own rows for other pairs (a pair is its two cell keys)."""
+    new = read_rows(source)
+    if not new:
+        return
+    pairs = {(r["key_a"], r["key_b"]) for r in new}
+    kept = [r for r in read_rows(target) if (r["key_a"], r["key_b"]) not in pairs]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))

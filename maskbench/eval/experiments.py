@@ -13,7 +13,9 @@ Every key of ``defaults`` and of a variant is a :class:`RunConfig` field except 
 runs into ``<out>/v`` through ``run_benchmark``, so a rerun skips the cells it finished, and a cell
 already measured with the identical key by any grid beside it (``<out>/../*/*/results.jsonl``: Table 3's
 frame-level MGM at 1x is Table 4's and Figure 4's) is copied instead of sampled again. ``options``
-is a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``), merged key by key. Relative
+is a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``), merged key by key. After the
+variants ran, ``<out>/paired.jsonl`` holds the paired differences between variants whose cells of one
+sampler and factor saw the same contexts and seeds (:mod:`maskbench.eval.grid_pairs`). Relative
 paths (``model``, ``data``, ``tokenizer_path``) are taken from the current folder, else from the
 project root.
 """
@@ -151,7 +153,8 @@ def measured_cells(out: Path) -> list[Path]:
 
 
 def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Callable[[RunConfig], dict]) -> list[Path]:
-    """Run each variant with ``run_benchmark``; samplers, options and models are all checked first."""
+    """Run each variant with ``run_benchmark``; samplers, options and models are all checked first. Then (rank 0)
+    the paired differences between variants, ``<out>/paired.jsonl`` (:mod:`maskbench.eval.grid_pairs`)."""
     from maskbench.eval.run import run_benchmark
 
     samplers = [build_samplers(config) for _, config in runs]
@@ -163,7 +166,21 @@ def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Call
         if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
             print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
         outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
+    if runs and world()[0] == 0:
+        _grid_pairs(grid, Path(runs[0][1].out).parent)
     return outs
+
+
+def _grid_pairs(grid: Grid, root: Path) -> None:
+    """``<root>/paired.jsonl``: the paired differences between the grid's variants (each one with a folder under
+    ``root``, also those not run this time), printed."""
+    from maskbench.eval.grid_pairs import grid_pair_rows, grid_sentence
+
+    rows = grid_pair_rows(root, [v.name for v in grid.variants])
+    if rows:
+        print(f"maskbench: {grid.name} paired differences between variants (same contexts and seeds):", flush=True)
+    for row in rows:
+        print(f"  {grid_sentence(row)}", flush=True)
 
 
 def _preflight(config: RunConfig) -> None:

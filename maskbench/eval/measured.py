@@ -1,7 +1,9 @@
 """Our measurements as flat rows, read from a results tree ``<root>/<grid>/<variant>/{results.jsonl,run.json}``.
 
 A row is one cell (variant, sampler, extrapolation) with the settings the paper's tables are keyed by
-(mode, masking, steps, time dependence) derived from the record and the variant's ``run.json``. When
+(mode, masking, steps, time dependence) derived from the record and the variant's ``run.json``, and its
+FVD's interval, KVD and protocol (``None`` for records from before they were recorded). Paired rows
+(``paired.jsonl`` of a variant and of a grid) are read as written. When
 a variant folder holds several records of one cell (reruns with other ``--videos``), the row is the
 one with an FVD, then the most videos, then the latest.
 """
@@ -12,7 +14,11 @@ import json
 import re
 from pathlib import Path
 
+from maskbench.eval.paired import FILE as PAIRED, read_rows
 from maskbench.eval.store import ResultStore
+
+#: Interval fields of a record (absent from records measured before intervals were recorded).
+INTERVAL_FIELDS = ("fvd_low", "fvd_high", "kvd", "kvd_low", "kvd_high", "ci_level", "ci_method", "ci_resamples")
 
 
 def load_grids(root: str | Path) -> dict[str, list[dict]]:
@@ -26,6 +32,20 @@ def load_grids(root: str | Path) -> dict[str, list[dict]]:
             grids[folder.name] = rows
     fill_floor([row for rows in grids.values() for row in rows])
     return grids
+
+
+def load_paired(root: str | Path) -> dict[str, list[dict]]:
+    """Grid name -> its paired rows: each variant's ``paired.jsonl`` (pairs of samplers, marked with ``variant``)
+    and the grid's (pairs of variants, with ``variant_a`` and ``variant_b``)."""
+    root = Path(root)
+    paired = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        variants = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
+        rows = [{**row, "variant": v.name} for v in variants for row in read_rows(v / PAIRED)]
+        rows += read_rows(folder / PAIRED)
+        if rows:
+            paired[folder.name] = rows
+    return paired
 
 
 def natural_key(name: str) -> list:
@@ -76,17 +96,26 @@ def _row(variant: str, record: dict, run: dict) -> dict:
         context=record["context"], stride=record["stride"], mode=_mode(record), options=options,
         steps=_option(options, "steps", int),
         time_independent=_time_independent(options),
-        model_time_dependent=True,  # every maskbench backbone is conditioned on per-frame t
+        model_time_dependent=_model_time_dependent(card),
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
         nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
+        **{name: record.get(name) for name in INTERVAL_FIELDS}, protocol=record.get("fvd_protocol"),
+        pairing=record.get("pairing"),
         floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
         real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
         reused="reused_from" in record, device=run.get("machine", {}).get("device"),
-        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"), train_steps=train_steps(card.get("extra", {})),
-        train_loss=card.get("extra", {}).get("loss_mean_last_100_steps"), tokenizer=card.get("tokenizer"),
+        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"),
+        train_steps=train_steps(card.get("extra", {})), train_loss=train_loss(card.get("extra", {})),
+        tokenizer=card.get("tokenizer"),
         tokenizer_identity=card.get("tokenizer_identity"),
         sampler_revision=record.get("sampler_revision", 1),  # records from before revisions existed: 1
     )
+
+
+def train_loss(extra: dict) -> float | None:
+    """Mean masked cross-entropy of the last 100 training steps: ``ce_mean_last_100_steps`` where training
+    weighted its loss (SNR weighting: ``loss`` is then not the cross-entropy), else the loss, which was it."""
+    return extra.get("ce_mean_last_100_steps", extra.get("loss_mean_last_100_steps"))
 
 
 def train_steps(extra: dict) -> int | None:
@@ -100,6 +129,12 @@ def _mode(record: dict) -> str:
     if record["stride"] == 1:
         return "autoregressive"  # m = k - 1 makes s = 1 = k - m too: one new frame per window is what counts
     return "full-sequence" if record["stride"] == record["frames"] - record["context"] else f"stride {record['stride']}"
+
+
+def _model_time_dependent(card: dict) -> bool:
+    """Whether the model was trained with per-frame t: its card's recipe (``time_conditioning``); models
+    exported before the recipe was recorded were all conditioned on t."""
+    return bool(card.get("extra", {}).get("recipe", {}).get("time_conditioning", True))
 
 
 def _time_independent(options: str) -> bool | None:

@@ -1,8 +1,9 @@
 """``docs/results.md``: the paper's tables and figures, regenerated from the committed results tree alone.
 
-Inputs: ``<docs>/results/<grid>/<variant>/{results.jsonl,run.json}`` (see :mod:`maskbench.eval.collect`)
-and the paper's reported values (``benchmarks/experiments/paper.yaml``). Outputs: ``<docs>/results.md``
-and its images in ``<docs>/results/``. No number on the page is typed in here.
+Inputs: ``<docs>/results/<grid>/<variant>/{results.jsonl,run.json,paired.jsonl}`` and the grid's
+``<docs>/results/<grid>/paired.jsonl`` (see :mod:`maskbench.eval.collect`), and the paper's reported values
+(``benchmarks/experiments/paper.yaml``). Outputs: ``<docs>/results.md`` and its images in
+``<docs>/results/``. No number on the page is typed in here.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import pandas as pd
 
 from maskbench.eval.claims import Arm, compare, steps_sentences
 from maskbench.eval.collect import GIF_FACTOR, best_and_worst, gif_name
-from maskbench.eval.measured import load_grids, train_steps
+from maskbench.eval.measured import load_grids, load_paired, train_steps
+from maskbench.eval.paired import difference_text
 from maskbench.eval.paper import PaperReference, load_paper, paper_cell
 from maskbench.eval.plots import fvd_vs_nfe, fvd_vs_steps
+from maskbench.eval.stats import interval_text
 from maskbench.eval.tables import FEW_VIDEOS
 
 DAGGER = "†"
+NO_INTERVAL = "‡"  # an FVD measured before intervals were recorded
+PROTOCOLS = {"full": "the whole rollout, as the paper", "center16": "the 16 centre frames, as the authors' fvd16"}
 HEADLINE = ("<!-- headline:start (maskbench results writes this block) -->", "<!-- headline:end -->")
 READING_FILE = "discussion.yaml"  # beside paper.yaml
 FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
@@ -43,28 +48,30 @@ class Section:
 SECTIONS = (
     Section("table1", "Samplers across extrapolation factors (paper Tables 1 and 5, Figure 3)",
             "MGM-style sampling keeps FM-style quality at a fraction of the NFE (and MaskFlow beats DF and RDM).",
-            ("sampler", "extrap", "nfe", "seconds", "fvd", "floor", "videos"), (1, 5),
+            ("sampler", "extrap", "nfe", "seconds", "fvd", "kvd", "floor", "videos"), (1, 5),
             (Arm("MGM", {"sampler": "mgm"}), Arm("FM", {"sampler": "fm"}))),
     Section("table2", "Autoregressive against full-sequence sampling (paper Table 2)",
             "Autoregressive MGM (one new frame per window) improves FVD over full-sequence MGM at a higher NFE.",
-            ("variant", "extrap", "context", "stride", "nfe", "seconds", "fvd", "floor", "videos"), (2, 7),
+            ("variant", "extrap", "context", "stride", "nfe", "seconds", "fvd", "kvd", "floor", "videos"), (2, 7),
             (Arm("autoregressive MGM", {"mode": "autoregressive"}),
              Arm("full-sequence MGM", {"mode": "full-sequence"}))),
     Section("table3", "Frame-level against constant masking (paper Table 3)",
             "Frame-level masking costs nothing at the training length and is what lets rollouts extrapolate.",
-            ("variant", "masking", "sampler", "extrap", "nfe", "fvd", "floor", "videos"), (3,),
+            ("variant", "masking", "sampler", "extrap", "nfe", "fvd", "kvd", "floor", "videos"), (3,),
             (Arm("frame-level masking", {"masking": "frame"}), Arm("constant masking", {"masking": "constant"})),
             ("sampler", "extrap")),
-    Section("table4", "Timestep-dependent against timestep-independent sampling (paper Table 4)",
-            "A timestep-dependent model sampled with t = 0 (eq. 8) needs no retraining and, with MGM, does best.",
-            ("variant", "sampler", "extrap", "time_independent", "nfe", "fvd", "floor", "videos"), (4,),
-            (Arm("MGM with t = 0", {"sampler": "mgm", "time_independent": True}),
-             Arm("MGM with per-frame t", {"sampler": "mgm", "time_independent": False}))),
+    Section("table4", "Timestep-dependent and timestep-independent models and sampling (paper Table 4)",
+            "A timestep-dependent model sampled with t = 0 (eq. 8) needs no retraining and, with MGM, does best: "
+            "better than MGM of a timestep-independent model.",
+            ("variant", "sampler", "extrap", "model_time_dependent", "time_independent", "nfe", "fvd", "kvd", "floor",
+             "videos"), (4,),
+            (Arm("MGM of the timestep-dependent model", {"sampler": "mgm", "model_time_dependent": True}),
+             Arm("MGM of the timestep-independent model", {"sampler": "mgm", "model_time_dependent": False}))),
     Section("figure4", "FVD of one window against sampling steps (paper Figure 4)",
             "The paper's step counts for MGM and FM sit where FVD stops improving.",
-            ("sampler", "steps", "nfe", "seconds", "fvd", "floor", "videos")),
+            ("sampler", "steps", "nfe", "seconds", "fvd", "kvd", "floor", "videos")),
 )
-GENERIC = ("variant", "sampler", "extrap", "context", "stride", "steps", "nfe", "seconds", "fvd", "floor", "videos")
+GENERIC = ("variant", "sampler", "extrap", "context", "stride", "steps", "nfe", "seconds", "fvd", "kvd", "floor", "videos")
 
 COLUMNS = {
     "variant": ("variant", lambda r: r["variant"]),
@@ -74,10 +81,12 @@ COLUMNS = {
     "stride": ("s", lambda r: str(r["stride"])),
     "masking": ("training masking", lambda r: str(r["masking"])),
     "steps": ("steps / window", lambda r: "-" if r["steps"] is None else str(r["steps"])),
+    "model_time_dependent": ("model trained with t", lambda r: "yes" if r["model_time_dependent"] else "no"),
     "time_independent": ("t given to the model", lambda r: "zeros (eq. 8)" if r["time_independent"] else "per frame"),
     "nfe": ("NFE (counted)", lambda r: str(r["nfe"])),
     "seconds": ("s / video", lambda r: f"{r['seconds']:.2f}"),
-    "fvd": ("FVD", lambda r: "n/a" if r["fvd"] is None else f"{r['fvd']:.2f}" + (DAGGER if _few(r) else "")),
+    "fvd": ("FVD [interval]", lambda r: _fvd_cell(r)),
+    "kvd": ("KVD [interval]", lambda r: _kvd_cell(r)),
     "floor": ("FVD real vs real", lambda r: "-" if r.get("floor") is None else f"{r['floor']:.2f}"),
     "videos": ("videos", lambda r: str(r["videos"])),
 }
@@ -88,18 +97,40 @@ def _few(row: dict) -> bool:
     return row["fvd"] is not None and row["videos"] < FEW_VIDEOS
 
 
+def _old(row: dict) -> bool:
+    """An FVD measured before intervals (and KVD) were recorded."""
+    return row["fvd"] is not None and row.get("ci_level") is None
+
+
+def _fvd_cell(row: dict) -> str:
+    """``61.23 [48.10, 70.02]``; ``[no interval]`` where too few videos allow none; old records: FVD alone, flagged."""
+    if row["fvd"] is None:
+        return "n/a"
+    interval = "" if _old(row) else f" {interval_text(row['fvd_low'], row['fvd_high'], 2)}"
+    return f"{row['fvd']:.2f}{interval}" + (DAGGER if _few(row) else "") + (NO_INTERVAL if _old(row) else "")
+
+
+def _kvd_cell(row: dict) -> str:
+    if row["fvd"] is None:
+        return "n/a"
+    if row.get("kvd") is None:
+        return "-"
+    return f"{row['kvd']:.2f} {interval_text(row['kvd_low'], row['kvd_high'], 2)}"
+
+
 def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
     """Regenerate ``<docs>/results.md`` and its images from ``<docs>/results/`` and ``paper_path``."""
     docs = Path(docs)
     images = docs / "results"
     images.mkdir(parents=True, exist_ok=True)
-    grids, paper = load_grids(images), load_paper(paper_path)
+    grids, paired, paper = load_grids(images), load_paired(images), load_paper(paper_path)
     reading = load_reading(Path(paper_path).with_name(READING_FILE))
     sections = list(SECTIONS) + [Section(name, f"Experiment `{name}`", "", GENERIC)
                                  for name in grids if name not in {s.grid for s in SECTIONS}]
     figures = _figures(grids, images)
-    body = [_section(s, grids.get(s.grid, []), paper, figures, images) for s in sections]
-    discussion = [_discussion(s, grids.get(s.grid, []), paper) + _reading(reading, s.grid) for s in sections]
+    body = [_section(s, grids.get(s.grid, []), paper, figures, images, paired.get(s.grid, [])) for s in sections]
+    discussion = [_discussion(s, grids.get(s.grid, []), paper, paired.get(s.grid, [])) + _reading(reading, s.grid)
+                  for s in sections]
     page = "\n".join([_header(paper), _setting(grids, reading), *body, "## Discussion\n", *filter(None, discussion)])
     (docs / "results.md").write_text(page)
     return docs / "results.md"
@@ -171,7 +202,8 @@ def _revised_since(rows: list[dict], current: dict[str, int] | None = None) -> s
 def _trained(steps: int | None, loss: float | None) -> str:
     if steps is None:
         return "training length not recorded"
-    return f"{steps} training steps" + (f" (mean loss of the last 100: {loss:.2f})" if loss is not None else "")
+    return f"{steps} training steps" + (f" (mean masked cross-entropy of the last 100: {loss:.2f})"
+                                          if loss is not None else "")
 
 
 def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) -> bool:
@@ -205,15 +237,22 @@ def _header(paper: PaperReference) -> str:
             f"measurements. {DAGGER} marks an FVD from fewer than {FEW_VIDEOS} generated videos: biased, not "
             "comparable with the paper's. *FVD real vs real* is the FVD between two independent sets of real "
             "videos of the same length and count: what sampling noise and small-sample bias alone give, the floor "
-            "below which a model's FVD cannot be told from real data's at that count.\n")
+            "below which a model's FVD cannot be told from real data's at that count. FVD and KVD (kernel video "
+            "distance, unbiased at any count) carry bootstrap intervals over videos where the cell recorded them "
+            f"({NO_INTERVAL} marks an FVD measured before intervals were recorded). *Paired differences* compare cells "
+            "that saw the same contexts and seeds, video by video; *resolved* means the difference's interval "
+            "excludes 0 at the number of videos measured, otherwise the table says how many videos per cell would "
+            "resolve it if the difference held.\n")
 
 
-def _section(section: Section, rows: list[dict], paper: PaperReference, figures: list, images: Path) -> str:
+def _section(section: Section, rows: list[dict], paper: PaperReference, figures: list, images: Path,
+             paired: list[dict] = ()) -> str:
     head = f"## {section.title}\n\n" + (f"Paper's claim: {section.claim}\n\n" if section.claim else "")
     command = f"`maskbench experiment benchmarks/experiments/{section.grid}.yaml`"
     if not rows:
         return head + f"Not yet measured: run {command}, then `maskbench results --collect runs/experiments`.\n"
-    parts = [head + f"Reproduce: {command}. {_provenance(rows)} {_wall(rows)}\n", _table(section, rows, paper)]
+    parts = [head + f"Reproduce: {command}. {_provenance(rows)} {_wall(rows)}\n", _table(section, rows, paper),
+             _paired_table(rows, paired)]
     parts += [f"![{alt}](results/{name})\n" for grid, alt, name in figures if grid == section.grid]
     parts.append(_gif(section.grid, rows, images))
     return "\n".join(p for p in parts if p)
@@ -227,10 +266,64 @@ def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
             frame[f"paper {dataset}: NFE / FVD"] = cells
     notes = [f"{DAGGER} fewer than {FEW_VIDEOS} videos: not comparable."] if any(_few(r) for r in rows) else []
     notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r["fvd"] is None for r in rows) else []
+    notes += _interval_notes(rows)
     notes += [f"T{v.table} {v.dataset} {v.settings.get('sampler', '')} {v.settings.get('extrap', '')}x: {v.note}."
               for v in paper.values if v.note and v.table in section.paper_tables]
     table = frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
     return table + ("\n" + " ".join(notes) + "\n" if notes else "")
+
+
+def _interval_notes(rows: list[dict]) -> list[str]:
+    """What the intervals are, which FVDs have none, and the FVD protocol of the measured cells."""
+    notes = []
+    new = [r for r in rows if r["fvd"] is not None and not _old(r)]
+    if new:
+        notes.append(f"Intervals: {new[0]['ci_level']:.0%} {new[0]['ci_method']} bootstrap over videos "
+                     f"({new[0]['ci_resamples']} resamples), for the distance at infinitely many videos: FVD is biased "
+                     "upwards by about D/N (D = 400 features), so at small N its interval can lie below the value; "
+                     "KVD is unbiased and can be negative.")
+    if any(_old(r) for r in rows):
+        notes.append(f"{NO_INTERVAL} no interval: measured before intervals were recorded (no KVD either; a rerun of "
+                     "the grid records both).")
+    if any(r["fvd"] is not None for r in rows):
+        notes.append(_protocol_note(rows))
+    return notes
+
+
+def _protocol_note(rows: list[dict]) -> str:
+    counts: dict = {}
+    for r in rows:
+        if r["fvd"] is not None:
+            counts[r.get("protocol")] = counts.get(r.get("protocol"), 0) + 1
+    if list(counts) == [None]:
+        return "FVD protocol: not recorded (measured before protocols were recorded)."
+    parts = [f"{name} ({PROTOCOLS.get(name, name)})" for name in counts if name is not None]
+    if len(counts) > 1:
+        parts = [f"{name} ({PROTOCOLS.get(name, name)}) for {_cells(n)}" if name else
+                 f"not recorded for {_cells(n)} (measured before protocols were recorded)" for name, n in counts.items()]
+    return f"FVD protocol: {'; '.join(parts)}."
+
+
+def _paired_table(rows: list[dict], paired: list[dict]) -> str:
+    """The paired differences between the table's cells: within a variant (samplers) and across variants."""
+    keys = {r["key"] for r in rows if r.get("key")}
+    shown = {(p["key_a"], p["key_b"]): p for p in paired if p["key_a"] in keys and p["key_b"] in keys}
+    if not shown:
+        return ""
+    several = len({r["variant"] for r in rows}) > 1
+    frame = pd.DataFrame([{"paired difference": _pair_label(p, several), "extrap.": f"{p['extrap']}x",
+                           "videos": str(p["n"]), "FVD difference [interval]": difference_text(p, "fvd", 2),
+                           "KVD difference [interval]": difference_text(p, "kvd", 2)} for p in shown.values()])
+    return ("Paired differences (cells that saw the same contexts and seeds, video by video; intervals resample the "
+            "pairs jointly):\n\n" + frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) +
+            "\n\n*resolved*: the interval excludes 0 at this number of videos; *needs ~N*: about N videos per cell "
+            "would resolve it, if the difference held.\n")
+
+
+def _pair_label(row: dict, several: bool) -> str:
+    if "variant_a" in row:
+        return f"{row['a']}: `{row['variant_a']}` - `{row['variant_b']}`"
+    return f"{row['a']} - {row['b']}" + (f" (`{row['variant']}`)" if several and row.get("variant") else "")
 
 
 def _provenance(rows: list[dict]) -> str:
@@ -290,16 +383,16 @@ def _gif(grid: str, rows: list[dict], images: Path) -> str:
             f"right the highest, {worst}.\n")
 
 
-def _discussion(section: Section, rows: list[dict], paper: PaperReference) -> str:
+def _discussion(section: Section, rows: list[dict], paper: PaperReference, paired: list[dict] = ()) -> str:
     if not section.claim:
         return ""
     head = f"### {section.title}\n\nPaper: {section.claim}\n\n"
     if not rows:
         return head + "Ours: not yet measured.\n"
     if section.arms:
-        sentences = compare(rows, section.arms, section.group, paper, section.paper_tables)
+        sentences = compare(rows, section.arms, section.group, paper, section.paper_tables, paired)
     else:
-        sentences = steps_sentences(rows)
+        sentences = steps_sentences(rows, paired)
     if not sentences:
         sentences = ["no pair of cells to compare yet (one side of the comparison is not measured)."]
     return head + "\n".join(f"- Ours: {s}" for s in sentences) + "\n"

@@ -23,12 +23,12 @@ queue1() {
 }
 
 queue2() {
-  run $X/table4.yaml --variants time-independent
+  run $X/table4.yaml --variants time-independent-model
   run $X/table3.yaml --variants constant --samplers mgm
   run $X/table3.yaml --variants constant --samplers fm
   run $X/table1.yaml --samplers df,rdm --extrap 5
   run $X/table3.yaml --variants frame-level
-  run $X/table4.yaml --variants time-dependent
+  run $X/table4.yaml --variants time-dependent-model
   run $X/table2.yaml --variants full-sequence
   run $X/table1.yaml --samplers df --extrap 10
   run $X/table1.yaml --samplers rdm --extrap 10

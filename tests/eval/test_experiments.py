@@ -38,7 +38,10 @@ def test_shipped_grids_mirror_the_paper():
     assert table1.samplers == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
     assert (grids["table2"]["autoregressive"].stride, grids["table2"]["autoregressive"].context) == (1, 15)
     assert grids["table3"]["constant"].model.endswith("maskbench/weights/latte-vizdoom-constant")
-    assert grids["table4"]["time-independent"].time_independent and not grids["table4"]["time-dependent"].time_independent
+    table4 = grids["table4"]  # the paper's rows: FM and MGM of a timestep-dependent model, MGM of an independent one
+    assert table4["time-dependent-model"].samplers == ("fm", "mgm") and table4["time-independent-model"].samplers == ("mgm",)
+    assert table4["time-dependent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame")
+    assert table4["time-independent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame-notime")
     steps = sorted(int(c.options[0].split("=")[1]) for c in grids["figure4"].values() if c.samplers == ("mgm",))
     assert steps == [5, 10, 20, 50, 100]
     assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
@@ -57,7 +60,7 @@ def test_cell_filters_keep_only_the_asked_cells():
     assert set(runs) == {"frame-level", "constant"}
     assert all(c.samplers == ("fm",) and c.factors == (2, 5) for c in runs.values())  # the grid's order kept
     table4 = dict(load_grid(ROOT / "benchmarks" / "experiments" / "table4.yaml").configs(samplers=("fm",)))
-    assert list(table4) == ["time-dependent"]  # time-independent has no fm cell: dropped
+    assert list(table4) == ["time-dependent-model"]  # the timestep-independent model has no fm cell: dropped
     with pytest.raises(MaskbenchError, match="no variant has a cell"):
         grid.configs(factors=(10,))
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from maskbench.eval.fvd import fvd_from_features, fvd_result
-from maskbench.eval.paired import pairs, paired_markdown, paired_rows, sentence
+from maskbench.eval.paired import MIN_PAIRED_VIDEOS, pairs, paired_markdown, paired_rows, sentence
 from maskbench.eval.tables import pivot_markdown
 
 D = 400
@@ -59,6 +59,16 @@ def test_a_large_paired_shift_is_resolved_and_no_difference_is_not(tmp_path):
     assert not by["b", "c"]["kvd_resolved"] and by["b", "c"]["kvd_videos_needed"] > 48
     assert "resolved" in sentence(by["a", "b"]) and "not resolved (about" in sentence(by["b", "c"])
     assert "## Paired differences" in paired_markdown(rows)
+
+
+def test_below_the_minimum_count_even_a_large_shift_is_not_called_resolved(tmp_path):
+    # with no true difference, 4-8 videos gave 10-15% false "resolved" against the nominal 5%
+    real, base = _features(0, 8), _features(1, 8)
+    records = [_cell("a", 2, "x"), _cell("b", 2, "y")]
+    feats = {"x": base + 0.5, "y": base}
+    (row,) = paired_rows(records, ["a", "b"], lambda r: feats[r["key"]], lambda length: real, tmp_path / "p.jsonl")
+    assert row["fvd_low"] > 0 and not row["fvd_resolved"]  # the interval excludes 0, the verdict does not follow
+    assert row["fvd_videos_needed"] >= MIN_PAIRED_VIDEOS and "fewer than 32 paired videos" in sentence(row)
 
 
 def test_a_pair_without_kept_features_is_left_out(tmp_path):

@@ -21,7 +21,7 @@ from maskbench.eval.paper import PAPER_FILE
 from maskbench.eval.results_page import write_results_page
 
 ROOT = Path(__file__).resolve().parents[2]
-N, D = 24, 400
+N, D = 40, 400  # at least MIN_PAIRED_VIDEOS, so that a resolved difference can be called one
 
 
 def feats(seed: int, shift: float = 0.0) -> np.ndarray:
@@ -101,7 +101,7 @@ def test_run_grid_writes_pairs_across_variants_with_equal_pairing(two_variants, 
         assert abs(row["fvd_diff"] - expected) <= 1e-6 * max(1.0, abs(expected))
         assert row["fvd_low"] <= row["fvd_high"] and row["n"] == N
     assert rows[0]["fvd_resolved"] and rows[0]["fvd_diff"] > 0  # every mgm video of v1 moved by 0.5 more
-    assert "mgm (v1) - mgm (v2) at 2x (24 paired videos): FVD +" in capsys.readouterr().out
+    assert f"mgm (v1) - mgm (v2) at 2x ({N} paired videos): FVD +" in capsys.readouterr().out
 
     def not_again(*args, **kwargs):
         raise AssertionError("a pair already in paired.jsonl was computed again")
@@ -161,7 +161,7 @@ def test_page_gives_interval_kvd_and_protocol_and_flags_old_cells(tmp_path):
     assert "paired, MGM - FM over the same" in three and "not resolved" in three
     assert "paired" not in five and "smaller than the FVD between two real sets of this size (300.00)" in five
     # the section's table of paired differences, and the training cross-entropy rather than the weighted loss
-    assert re.search(r"\| mgm - fm +\| 2x +\| 24 +\| \+[\d.]+ \[[\d.]+, [\d.]+\] resolved", page)
+    assert re.search(rf"\| mgm - fm +\| 2x +\| {N} +\| \+[\d.]+ \[[\d.]+, [\d.]+\] resolved", page)
     assert "mean masked cross-entropy of the last 100: 4.25" in page and "9.50" not in page
     assert train_loss({"loss_mean_last_100_steps": 3.0}) == 3.0
 

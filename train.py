@@ -34,13 +34,13 @@ def main() -> int:
         os.environ.setdefault("MASTER_PORT", str(_free_port()))
     try:
         # 1. Config: one YAML file plus overrides, validated before any work.
-        from maskbench.core.training.config import load_config
+        from maskbench.training.config import load_config
 
         overrides = [*args.overrides, *([f"masking={args.masking}"] if args.masking else [])]
         config = load_config(args.config, overrides)
         # 2. Train: DeepSpeed engine, frame-level (or constant) masking, EMA, checkpoints; export.
         _quiet_libraries()
-        from maskbench.core.training.loop import train
+        from maskbench.training.loop import train
 
         train(config, Path(args.out), resume=args.resume)
         if os.environ.get("RANK", "0") == "0":

@@ -20,7 +20,7 @@ from maskbench.core.backbone import build_backbone
 from maskbench.core.checkpoint import ModelCard
 from maskbench.core.denoiser import BackboneDenoiser
 from maskbench.core.distributed import local_device
-from maskbench.eval.bench import DEFAULT_MODEL, default_batch_size
+from maskbench.bench.context import DEFAULT_MODEL, default_batch_size
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "benchmark.json"
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, sdpa_flop_count
 
-from maskbench.eval.timing import synchronize
+from maskbench.metrics.timing import synchronize
 
 MATMUL_SIZE = 2048
 _LOAD_CODE = ("import torch; torch.set_num_threads(2); a = torch.randn(2048, 2048); b = torch.randn(2048, 2048)\n"

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from maskbench.core.denoiser import CountingDenoiser
-from maskbench.eval.timing import stopwatch
+from maskbench.metrics.timing import stopwatch
 from maskbench.samplers import build_sampler
 
 BATCHES, ROUNDS = (1, 2, 4, 8, 16), 3

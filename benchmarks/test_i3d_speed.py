@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from maskbench.eval.features import i3d_features, preprocess
-from maskbench.eval.i3d import load_i3d
+from maskbench.metrics.features import i3d_features, preprocess
+from maskbench.metrics.i3d import load_i3d
 from measure import MATMUL_FLOPS, alternate, counted_flops, matmul
 
 FRAMES, SIZE, BATCH, ROUNDS = 16, 64, 4, 3

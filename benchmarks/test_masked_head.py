@@ -11,7 +11,7 @@ import statistics
 import pytest
 import torch
 
-from maskbench.eval.timing import stopwatch
+from maskbench.metrics.timing import stopwatch
 
 ROUNDS = {1024: 9, 16384: 3}  # the small head saves ~10% of a forward: more rounds to see it through noise
 

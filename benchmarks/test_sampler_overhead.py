@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from maskbench.core.denoiser import CountingDenoiser
-from maskbench.eval.timing import ForwardTimer
+from maskbench.metrics.timing import ForwardTimer
 from maskbench.samplers import build_sampler
 
 BATCH = 1

@@ -83,7 +83,7 @@ def device_name(text: str) -> str:
 
 def out_dir(text: str) -> str:
     """An output folder that is, or can be made, writable (nothing is created while parsing)."""
-    from maskbench.eval.preflight import check_out
+    from maskbench.bench.preflight import check_out
 
     try:
         check_out(text, flag="folder")
@@ -143,9 +143,9 @@ def add_sampler_arguments(p: argparse.ArgumentParser, default: str) -> None:
 def cmd_nfe(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from maskbench.core.nfe import NFEConfig, counted_nfe
+    from maskbench.bench.nfe import NFEConfig, counted_nfe
     from maskbench.core.rollout import RolloutPlan
-    from maskbench.eval.progress import bar
+    from maskbench.core.progress import bar
 
     config = NFEConfig(args.samplers, args.frames, args.context, args.stride, args.extrap)
     samplers = sampler_options(args.opt, config.samplers, args.time_independent)
@@ -181,8 +181,8 @@ def cmd_samplers(args: argparse.Namespace) -> int:
 
 
 def run_config(args: argparse.Namespace, videos: int):
-    """``maskbench run``'s arguments as a validated :class:`~maskbench.eval.config.RunConfig`."""
-    from maskbench.eval.config import RunConfig
+    """``maskbench run``'s arguments as a validated :class:`~maskbench.bench.config.RunConfig`."""
+    from maskbench.bench.config import RunConfig
 
     return RunConfig(
         samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
@@ -196,7 +196,7 @@ def run_config(args: argparse.Namespace, videos: int):
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from maskbench.eval import preflight
+    from maskbench.bench import preflight
 
     # 1. Everything that needs no torch: answers at once, writes nothing.
     preflight.check_out(args.out)
@@ -207,11 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     # 2. Samplers, options, geometry, tokenizer name, I3D weights, device: still before any weights are loaded.
     samplers = sampler_options(args.opt, args.samplers, args.time_independent)
     from maskbench.core.distributed import local_device
-    from maskbench.eval.bench import default_videos
+    from maskbench.bench.context import default_videos
 
     config = run_config(args, args.videos if args.videos is not None else default_videos(local_device(args.device)))
-    from maskbench.eval.resume import finished_already
-    from maskbench.eval.run import run_benchmark
+    from maskbench.bench.resume import finished_already
+    from maskbench.bench.run import run_benchmark
 
     out = Path(config.out)
     if not finished_already(config, samplers, out):  # a finished run needs none of what follows
@@ -259,7 +259,7 @@ def add_run_parser(sub) -> None:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from maskbench.core.distributed import world
-    from maskbench.eval.experiments import load_grid, run_grid
+    from maskbench.bench.experiments import load_grid, run_grid
 
     grid = load_grid(args.grid)
     runs = grid.configs(out=args.out, only=args.variants, samplers=args.samplers, factors=args.extrap,
@@ -267,7 +267,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, fvd=args.fvd, fvd_protocol=args.fvd_protocol)
     outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
     if world()[0] == 0:
-        print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `maskbench results --collect {outs[0].parent.parent}`")
+        print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `python benchmarks/experiments/results.py --collect {outs[0].parent.parent}`")
     return 0
 
 
@@ -287,38 +287,6 @@ def add_experiment_parser(sub) -> None:
                    help="run only these of each variant's extrapolation factors, comma-separated, e.g. 1,2 (default: all)")
     add_fvd_protocol_argument(p, default=None)
     p.set_defaults(func=cmd_experiment)
-
-
-def cmd_results(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from maskbench.eval.collect import collect_runs
-    from maskbench.eval.experiments import resolve_path
-    from maskbench.eval.paper import PAPER_FILE
-    from maskbench.eval.results_page import update_readme, write_results_page
-
-    if args.collect:
-        written = collect_runs(args.collect, Path(args.docs) / "results")
-        print(f"collected {len(written)} variant folder(s) from {args.collect} into {Path(args.docs) / 'results'}")
-    paper = args.paper or resolve_path(str(PAPER_FILE))
-    print(f"wrote {write_results_page(args.docs, paper)}")
-    if args.readme and update_readme(args.readme, args.docs, paper):
-        print(f"updated the headline table in {args.readme}")
-    return 0
-
-
-def add_results_parser(sub) -> None:
-    p = sub.add_parser("results", help="regenerate docs/results.md (tables, figures, discussion) from docs/results/")
-    p.add_argument("--collect", nargs="?", const="runs/experiments", metavar="RUNS_DIR", type=existing_path,
-                   help="first copy results.jsonl and run.json of <RUNS_DIR>/<grid>/<variant>/ into <docs>/results/ "
-                        "(default RUNS_DIR: runs/experiments)")
-    p.add_argument("--docs", default="docs", type=out_dir,
-                   help="folder of results.md; its results/ sub-folder is the source (default docs)")
-    p.add_argument("--paper", type=existing_path, help="the paper's reported values (default benchmarks/experiments/paper.yaml)")
-    p.add_argument("--readme", type=existing_path,
-                   help="also rewrite this file's headline block (between <!-- headline:start ... --> and "
-                        "<!-- headline:end -->) with Table 1, e.g. README.md; a file without it is left alone (default: none)")
-    p.set_defaults(func=cmd_results)
 
 
 def cmd_data_vizdoom(args: argparse.Namespace) -> int:
@@ -349,7 +317,7 @@ def add_data_parser(sub) -> None:
 def cmd_fvd(args: argparse.Namespace) -> int:
     import json
 
-    from maskbench.eval.compare import CompareConfig, fvd_between
+    from maskbench.bench.compare import CompareConfig, fvd_between
 
     if args.size is not None:  # removed: it resized before I3D, a second resize the protocol does not have
         raise MaskbenchError("--size was removed: frames are now read at their own resolution and resized only by "
@@ -364,8 +332,8 @@ def cmd_fvd(args: argparse.Namespace) -> int:
 
 
 def add_fvd_protocol_argument(p: argparse.ArgumentParser, default: str | None = "full") -> None:
-    """``--fvd-protocol`` (see :mod:`maskbench.eval.protocols`); ``default`` ``None``: the grid's."""
-    from maskbench.eval.protocols import PROTOCOLS
+    """``--fvd-protocol`` (see :mod:`maskbench.metrics.protocols`); ``default`` ``None``: the grid's."""
+    from maskbench.metrics.protocols import PROTOCOLS
 
     p.add_argument("--fvd-protocol", choices=PROTOCOLS, default=default,
                    help="frames I3D scores: full (the whole clip / rollout, as the paper) or center16 (its 16 centre "
@@ -394,7 +362,7 @@ def add_fvd_parser(sub) -> None:
 
 
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
-    from maskbench.core.tokenizer_train import train_tokenizer
+    from maskbench.tokenizers.train import train_tokenizer
 
     result = train_tokenizer(args.data, args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                              seed=args.seed, vocab_size=args.vocab_size, checkpoint_every=args.checkpoint_every,
@@ -404,8 +372,8 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tokenizer_eval(args: argparse.Namespace) -> int:
-    from maskbench.eval.fvd import fvd_report
-    from maskbench.eval.reconstruction import ReconstructionConfig, evaluate_reconstruction
+    from maskbench.metrics.fvd import fvd_report
+    from maskbench.tokenizers.evaluate import ReconstructionConfig, evaluate_reconstruction
 
     config = ReconstructionConfig(args.data, args.out, args.tokenizer, args.tokenizer_path, args.split, args.videos,
                                   args.frames, args.seed, args.device, args.fvd_protocol)
@@ -420,7 +388,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     from maskbench.core.data import default_data_dir, open_videos
     from maskbench.core.distributed import local_device
     from maskbench.core.token_cache import build_token_cache
-    from maskbench.core.tokenizers import get_tokenizer
+    from maskbench.tokenizers.vq import get_tokenizer
 
     device = local_device(args.device)
     tokenizer = get_tokenizer(args.tokenizer, args.tokenizer_path, device=device)
@@ -496,7 +464,6 @@ def build_parser() -> Parser:
 
     add_run_parser(sub)
     add_experiment_parser(sub)
-    add_results_parser(sub)
     add_data_parser(sub)
     add_fvd_parser(sub)
     add_tokenizer_parsers(sub)

@@ -3,7 +3,7 @@
 # thread each, ordered so that both cores stay busy and every cell shared between grids is measured
 # once (a later grid copies it: Table 3's frame-level cells are Table 1's and Figure 4's). Resumable:
 # rerun after an interruption and finished cells are skipped. Then:
-#   maskbench results --collect runs/experiments --readme README.md
+#   python benchmarks/experiments/results.py --collect runs/experiments --readme README.md
 # Usage: VIDEOS=16 bash benchmarks/experiments/cpu_queues.sh   (logs in logs/queue1.log, logs/queue2.log)
 set -uo pipefail
 cd "$(dirname "$0")/../.."

@@ -2,7 +2,7 @@
 
 Two samplers whose generated features come from one Gaussian, against a real set from the same one:
 the true difference is 0, so a 95% interval should exclude 0 in about 5% of trials. Prints the rate
-for FVD and KVD at each N (``maskbench.eval.paired.MIN_PAIRED_VIDEOS`` is set from it).
+for FVD and KVD at each N (``maskbench.report.paired.MIN_PAIRED_VIDEOS`` is set from it).
 
     python benchmarks/experiments/paired_calibration.py [--trials 60] [--resamples 300] [--sizes 4,8,16,32,64]
 """
@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from maskbench.eval.stats import paired_difference
+from maskbench.metrics.stats import paired_difference
 
 
 def false_resolution(n: int, trials: int, resamples: int, dim: int = 400) -> tuple[float, float]:

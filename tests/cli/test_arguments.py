@@ -118,7 +118,7 @@ def test_bad_arguments_import_nothing_heavy(tmp_path):
         f"for args in [['run', '--out', {str(tmp_path / 'a-file')!r}], ['run', '--split', 'validation'],"
         f" ['run', '--data', {str(tmp_path / 'missing')!r}], ['run', '--device', 'gpu0'], ['nfe', '--frames', '0']]:\n"
         "    try:\n        assert main(args) == 2\n    except SystemExit as e:\n        assert e.code == 2\n"
-        "print(sorted(m for m in ('torch', 'deepspeed', 'vizdoom', 'diffusers', 'maskbench.eval.i3d') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'deepspeed', 'vizdoom', 'diffusers', 'maskbench.metrics.i3d') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr

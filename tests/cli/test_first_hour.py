@@ -13,7 +13,7 @@ import pytest
 
 from maskbench import cli
 from maskbench.core.errors import MaskbenchError
-from maskbench.eval.store import OutLock, ResultStore
+from maskbench.bench.store import OutLock, ResultStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "maskbench" / "weights" / "latte-vizdoom-frame"
@@ -24,8 +24,8 @@ def no_heavy_work(monkeypatch, tmp_path):
     """Fail the test if a run loads a model, renders data, draws contexts or loads I3D; run from an empty cwd."""
     import maskbench.core.checkpoint as checkpoint
     import maskbench.core.data.vizdoom as vizdoom
-    import maskbench.eval.i3d as i3d
-    import maskbench.eval.run as run
+    import maskbench.metrics.i3d as i3d
+    import maskbench.bench.run as run
 
     def heavy(*args, **kwargs):
         raise AssertionError("heavy work started before the bad input was refused")
@@ -182,7 +182,7 @@ def test_blocked_plugin_and_typos(monkeypatch, capsys):
 
 
 def test_second_run_into_the_same_out_is_refused_with_the_first_ones_pid(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom maskbench.eval.store import OutLock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom maskbench.bench.store import OutLock\n"
                                f"with OutLock({str(tmp_path)!r}):\n    print('locked', flush=True)\n    time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -226,9 +226,9 @@ def finished_out(tmp_path, request):
     """An ``--out`` whose 8 cells (4 samplers x 2 factors) are all recorded, with current reports, on a
     small rendered data set: the records are keyed exactly as a run keys them."""
     from maskbench.core.data.vizdoom import render_dataset
-    from maskbench.eval.resume import REPORTED, light_bench
-    from maskbench.eval.run import cell_key
-    from maskbench.eval.provenance import write_json
+    from maskbench.bench.resume import REPORTED, light_bench
+    from maskbench.bench.run import cell_key
+    from maskbench.core.provenance import write_json
 
     data, out = tmp_path / "data", tmp_path / "out"
     render_dataset(data, videos=2, frames=40, size=64, seed=0, workers=1, progress=False)

@@ -11,7 +11,7 @@ import torch
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.token_cache import (META, PARTIAL, PROGRESS, TOKENS, build_token_cache, open_token_cache,
                                         token_dtype)
-from maskbench.core.tokenizers import VQTokenizer
+from maskbench.tokenizers.vq import VQTokenizer
 
 K = 32
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from maskbench.core.errors import MaskbenchError
-from maskbench.core.nfe import counted_nfe
+from maskbench.bench.nfe import counted_nfe
 from maskbench.core.rollout import RolloutPlan
 from maskbench.samplers.mgm import MGM
 from maskbench.schedules import get_schedule

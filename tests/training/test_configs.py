@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from maskbench.core.errors import MaskbenchError
-from maskbench.core.training.config import load_config
+from maskbench.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -12,11 +12,11 @@ import torch
 
 from maskbench.core.backbone import build_backbone
 from maskbench.core.token_cache import open_token_cache
-from maskbench.core.training.data import window_batch
-from maskbench.core.training.heldout import (heldout_cross_entropy, heldout_draws, load_for_heldout, main,
+from maskbench.training.data import window_batch
+from maskbench.training.heldout import (heldout_cross_entropy, heldout_draws, load_for_heldout, main,
                                              paired_difference)
-from maskbench.core.training.masking import draw_times, mask_tokens, masked_cross_entropy
-from maskbench.core.training.synthetic import write_synthetic_cache
+from maskbench.training.masking import draw_times, mask_tokens, masked_cross_entropy
+from maskbench.training.synthetic import write_synthetic_cache
 from maskbench.schedules import get_schedule
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ import torch
 
 from maskbench.core.backbone import build_backbone
 from maskbench.core.errors import MaskbenchError
-from maskbench.core.training.data import window_batch
-from maskbench.core.training.masking import draw_times, fused_snr_weights, mask_tokens, masked_cross_entropy
-from maskbench.core.training.synthetic import write_synthetic_cache
+from maskbench.training.data import window_batch
+from maskbench.training.masking import draw_times, fused_snr_weights, mask_tokens, masked_cross_entropy
+from maskbench.training.synthetic import write_synthetic_cache
 from maskbench.core.token_cache import open_token_cache
 from maskbench.schedules import get_schedule
 
@@ -143,7 +143,7 @@ def test_loss_decreases_when_overfitting(tmp_path, generator):
 
 
 def test_ema_warms_up_instead_of_keeping_the_initialisation():
-    from maskbench.core.training.ema import EMA
+    from maskbench.training.ema import EMA
 
     live = torch.nn.Linear(4, 4)
     ema = EMA(live, decay=0.999)

@@ -140,8 +140,8 @@ def test_snr_weights_and_time_independence_reach_the_training_step(tmp_path):
     (at initialisation every logit is 0, so each token's cross-entropy is log K): the weights the
     loop applies are fused_snr_weights with the configured clip, decay and formula."""
     from maskbench.core.token_cache import open_token_cache
-    from maskbench.core.training.data import window_batch
-    from maskbench.core.training.masking import draw_times, fused_snr_weights, mask_tokens
+    from maskbench.training.data import window_batch
+    from maskbench.training.masking import draw_times, fused_snr_weights, mask_tokens
     from maskbench.schedules import get_schedule
 
     out = tmp_path / "weighted"

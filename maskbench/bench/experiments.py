@@ -1,0 +1,265 @@
+"""Named experiment grids (``benchmarks/experiments/*.yaml``): variants of one benchmark, one folder each.
+
+A grid file::
+
+    name: table2                          # optional; the file's stem otherwise
+    description: MGM full-sequence against autoregressive sampling
+    defaults: {samplers: [mgm], factors: [2, 5], videos: 256}
+    variants:
+      full-sequence: {}                   # the model card's k, m, s
+      autoregressive: {context: 15, stride: 1}
+
+Every key of ``defaults`` and of a variant is a :class:`RunConfig` field except ``out``: variant ``v``
+runs into ``<out>/v`` through ``run_benchmark``, so a rerun skips the cells it finished, and a cell
+already measured with the identical key by any grid beside it (``<out>/../*/*/results.jsonl``: Table 3's
+frame-level MGM at 1x is Table 4's and Figure 4's) is copied instead of sampled again. ``options``
+is a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``), merged key by key. After the
+variants ran, ``<out>/paired.jsonl`` holds the paired differences between variants whose cells of one
+sampler and factor saw the same contexts and seeds (:mod:`maskbench.bench.grid_pairs`). Relative
+paths (``model``, ``data``, ``tokenizer_path``) are taken from the current folder, else from the
+project root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from maskbench.core.distributed import world
+from maskbench.core.errors import MaskbenchError
+from maskbench.bench.config import RunConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GRID_KEYS = ("name", "description", "defaults", "variants")
+PATH_FIELDS = ("model", "data", "tokenizer_path")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def resolve_path(text: str) -> str:
+    """A relative path as given if it exists from here, else from the project root if it exists there."""
+    path = Path(text).expanduser()
+    if path.is_absolute() or path.exists() or not (PROJECT_ROOT / path).exists():
+        return str(path)
+    return str(PROJECT_ROOT / path)
+
+
+def variant_fields() -> dict[str, Any]:
+    """RunConfig field -> type a grid may set (``out`` belongs to the runner)."""
+    hints = typing.get_type_hints(RunConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(RunConfig) if f.name != "out"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of a grid: ``settings`` are RunConfig fields, grid defaults already merged in."""
+
+    name: str
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            raise MaskbenchError(f"variant name {self.name!r} must be letters, digits, '.', '_' or '-' (a folder name)")
+        known = variant_fields()
+        unknown = sorted(set(self.settings) - set(known))
+        if unknown:
+            raise MaskbenchError(f"variant {self.name!r}: unknown field(s) {', '.join(unknown)}; "
+                                 f"fields: {', '.join(sorted(known))}")
+        typed = {key: _typed(f"variant {self.name!r}", key, value, known[key]) for key, value in self.settings.items()}
+        object.__setattr__(self, "settings", typed)
+
+    def config(self, out: Path, **overrides: Any) -> RunConfig:
+        """The variant's RunConfig, writing into ``out / name``; ``overrides`` of ``None`` are ignored."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return RunConfig(**{**self.settings, **given, "out": str(Path(out) / self.name)})
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A named list of variants run one after another into ``<out>/<variant>/``."""
+
+    name: str
+    variants: tuple[Variant, ...]
+    description: str = ""
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            raise MaskbenchError(f"grid name {self.name!r} must be letters, digits, '.', '_' or '-' (a folder name)")
+        if not self.variants:
+            raise MaskbenchError(f"grid {self.name!r} has no variants; add at least one under 'variants:'")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise MaskbenchError(f"grid {self.name!r} names a variant twice: {names}")
+        for variant in self.variants:
+            variant.config(Path("runs"))  # RunConfig's own checks, before any work
+
+    @property
+    def default_out(self) -> Path:
+        return Path("runs") / "experiments" / self.name
+
+    def configs(self, out: str | Path | None = None, only: tuple[str, ...] = (), samplers: tuple[str, ...] = (),
+                factors: tuple[int, ...] = (), **overrides: Any) -> list[tuple[str, RunConfig]]:
+        """``(variant, RunConfig)`` of the chosen variants (all when ``only`` is empty), CLI overrides applied.
+
+        ``samplers`` / ``factors`` (when given) keep only those of each variant's cells; a variant left
+        with none is dropped.
+        """
+        names = [v.name for v in self.variants]
+        missing = [name for name in only if name not in names]
+        if missing:
+            raise MaskbenchError(f"grid {self.name!r} has no variant {', '.join(missing)}; "
+                                 f"variants: {', '.join(names)}")
+        chosen = [v for v in self.variants if not only or v.name in only]
+        runs = [(v.name, v.config(Path(out or self.default_out), **overrides)) for v in chosen]
+        runs = [(name, _only_cells(config, samplers, factors)) for name, config in runs]
+        kept = [(name, config) for name, config in runs if config is not None]
+        if not kept:
+            raise MaskbenchError(f"grid {self.name!r}: no variant has a cell with samplers "
+                                 f"{','.join(samplers) or 'any'} at factors {','.join(map(str, factors)) or 'any'}")
+        return kept
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and validate a grid file; every problem is a one-line :class:`MaskbenchError`."""
+    data = _read_yaml(Path(path))
+    unknown = sorted(set(data) - set(GRID_KEYS))
+    if unknown:
+        raise MaskbenchError(f"{path}: unknown key(s) {', '.join(unknown)}; a grid has {', '.join(GRID_KEYS)}")
+    defaults, variants = _mapping(path, data, "defaults"), _mapping(path, data, "variants")
+    try:
+        built = tuple(Variant(str(name), _merge(defaults, own or {}, f"variant {name!r}"))
+                      for name, own in variants.items())
+        return Grid(str(data.get("name") or Path(path).stem), built, str(data.get("description") or ""), Path(path))
+    except MaskbenchError as error:
+        raise MaskbenchError(f"{path}: {error}") from None
+
+
+def _only_cells(config: RunConfig, samplers: tuple[str, ...], factors: tuple[int, ...]) -> RunConfig | None:
+    keep_samplers = tuple(s for s in config.samplers if not samplers or s in samplers)
+    keep_factors = tuple(f for f in config.factors if not factors or f in factors)
+    if not keep_samplers or not keep_factors:
+        return None
+    return dataclasses.replace(config, samplers=keep_samplers, factors=keep_factors)
+
+
+def measured_cells(out: Path) -> list[Path]:
+    """Every results file of every grid beside ``out`` (``<out>/../*/*/results.jsonl``): cells to reuse."""
+    return sorted(Path(out).parent.parent.glob("*/*/results.jsonl"))
+
+
+def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Callable[[RunConfig], dict]) -> list[Path]:
+    """Run each variant with ``run_benchmark``; samplers, options and models are all checked first. Then (rank 0)
+    the paired differences between variants, ``<out>/paired.jsonl`` (:mod:`maskbench.bench.grid_pairs`)."""
+    from maskbench.bench.run import run_benchmark
+
+    samplers = [build_samplers(config) for _, config in runs]
+    for name, config in runs:
+        _check_model(grid, name, config, [n for n, _ in runs if n != name])
+        _preflight(config)  # every variant's prerequisites before the first one runs
+    outs = []
+    for index, ((name, config), built) in enumerate(zip(runs, samplers), start=1):
+        if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
+            print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
+        outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
+    if runs and world()[0] == 0:
+        _grid_pairs(grid, Path(runs[0][1].out).parent)
+    return outs
+
+
+def _grid_pairs(grid: Grid, root: Path) -> None:
+    """``<root>/paired.jsonl``: the paired differences between the grid's variants (each one with a folder under
+    ``root``, also those not run this time), printed."""
+    from maskbench.bench.grid_pairs import grid_pair_rows, grid_sentence
+
+    rows = grid_pair_rows(root, [v.name for v in grid.variants])
+    if rows:
+        print(f"maskbench: {grid.name} paired differences between variants (same contexts and seeds):", flush=True)
+    for row in rows:
+        print(f"  {grid_sentence(row)}", flush=True)
+
+
+def _preflight(config: RunConfig) -> None:
+    """What ``maskbench run`` checks before any work: data, model card and weights, geometry, I3D."""
+    from maskbench.bench import preflight
+
+    if config.data:  # RunConfig keeps --split all as None
+        preflight.check_data(config.data, config.split or "all")
+    card = preflight.check_model(config.model or preflight.DEFAULT_MODEL, config.tokenizer)
+    preflight.check_before_loading(config, card)
+
+
+def _check_model(grid: Grid, name: str, config: RunConfig, others: list[str]) -> None:
+    if config.model is None or Path(config.model).is_dir():
+        return
+    hint = f", or run the others with --variants {','.join(others)}" if others else ""
+    raise MaskbenchError(f"{grid.name} variant {name!r} needs the model {config.model}, which does not exist yet; "
+                         f"train it first{hint}")
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise MaskbenchError(f"grid file {path} does not exist; see benchmarks/experiments/ for the shipped grids")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise MaskbenchError(f"{path} is not valid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+    if not isinstance(data, dict):
+        raise MaskbenchError(f"{path}: a grid file is a mapping with keys {', '.join(GRID_KEYS)}")
+    return data
+
+
+def _mapping(path, data: dict, key: str) -> dict:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise MaskbenchError(f"{path}: '{key}' must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _merge(defaults: dict, own: dict, where: str) -> dict:
+    if not isinstance(own, dict):
+        raise MaskbenchError(f"{where} must be a mapping of RunConfig fields, got {own!r}")
+    merged = {**defaults, **own}
+    if "options" in defaults and "options" in own:
+        merged["options"] = {**_options_map(defaults["options"], where), **_options_map(own["options"], where)}
+    return merged
+
+
+def _options_map(value: Any, where: str) -> dict:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list) and all(isinstance(v, str) and "=" in v for v in value):
+        return dict(v.split("=", 1) for v in value)
+    raise MaskbenchError(f"{where}: options must map sampler.option to a value, e.g. {{mgm.steps: 20}}")
+
+
+def _typed(where: str, key: str, value: Any, hint: Any) -> Any:
+    """A YAML value checked against the RunConfig field's type (lists become tuples, paths resolve)."""
+    if key == "options":
+        return tuple(f"{k}={v}" for k, v in _options_map(value, where).items())
+    if key == "split" and value == "all":
+        return None
+    value = _check_type(where, key, value, hint)
+    return resolve_path(value) if key in PATH_FIELDS and value is not None else value
+
+
+def _check_type(where: str, key: str, value: Any, hint: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = next(a for a in args if a is not type(None))
+        return None if value is None else _check_type(where, key, value, inner)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
+        items = [item.strip() if isinstance(item, str) else item for item in items]
+        return tuple(_check_type(where, key, item, args[0]) for item in items)
+    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise MaskbenchError(f"{where}: {key} must be {'a list of ' if origin else ''}{hint.__name__}, got {value!r}")

@@ -1,1 +1,0 @@
-"""Evaluation: I3D port, FVD, timing, tables, plots, media and the run harness."""

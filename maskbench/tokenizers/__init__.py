@@ -1,0 +1,1 @@
+"""Tokenizers: the interface (pixels <-> token ids), the shipped VQ, its training and its evaluation."""

@@ -1,0 +1,57 @@
+"""How good a tokenizer is on a data set: PSNR, codebook usage, reconstruction FVD and a GIF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ReconstructionConfig:
+    """``maskbench tokenizer eval``: ``videos`` random clips of ``frames`` frames from ``split``."""
+
+    data: str
+    out: str
+    tokenizer: str = "vizdoom-vq"
+    tokenizer_path: str | None = None
+    split: str = "test"
+    videos: int = 64
+    frames: int = 16
+    seed: int = 0
+    device: str = "auto"
+    fvd_protocol: str = "full"
+
+
+def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
+    """Writes ``reconstruction.json`` and ``reconstruction.gif`` into ``config.out``; returns the numbers."""
+    import json
+
+    from maskbench.core.data import open_videos, random_windows
+    from maskbench.core.distributed import local_device
+    from maskbench.tokenizers.train import evaluate_tokenizer, write_reconstruction_gif
+    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.metrics.features import i3d_features
+    from maskbench.metrics.fvd import fvd_result
+    from maskbench.metrics.protocols import check_protocol, protocol_clips, protocol_frames
+
+    check_protocol(config.fvd_protocol, config.frames)
+    device = local_device(config.device)
+    tokenizer = get_tokenizer(config.tokenizer, config.tokenizer_path, device=device)
+    videos = open_videos(config.data, split=config.split)
+    real = random_windows(videos, config.frames, config.videos, seed=config.seed)
+    with torch.inference_mode():
+        recon = np.concatenate([tokenizer.decode(tokenizer.encode(torch.from_numpy(real[i : i + 8]))).cpu().numpy()
+                                for i in range(0, len(real), 8)])
+    result = evaluate_tokenizer(tokenizer, real.reshape(-1, *real.shape[2:]))
+    real_feats, recon_feats = (i3d_features(protocol_clips(x, config.fvd_protocol), device=device) for x in (real, recon))
+    fvd = fvd_result(real_feats, recon_feats, protocol_frames(config.fvd_protocol, config.frames), config.fvd_protocol)
+    result.update(reconstruction_fvd=fvd.fvd, fvd=fvd.record())
+    result.update(videos=config.videos, frames=config.frames, tokenizer=tokenizer.identity(), data=videos.video_id())
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reconstruction.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_reconstruction_gif(tokenizer, videos, out / "reconstruction.gif", frames=config.frames, seed=config.seed)
+    return result

@@ -1,0 +1,78 @@
+"""A result cell's key names what a path does not: the weights, the tokenizer, the sampler's revision.
+
+Cells with an equal key are skipped or copied, so a key that missed any of these would serve stale
+numbers for retrained weights at the same path or for a fixed sampler.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from maskbench.core.checkpoint import weights_identity
+from maskbench.bench.run import cell_key
+from maskbench.samplers.mgm import MGM
+
+
+def bench(model_identity="aaaa", tokenizer="vq-1111", sampler=MGM, data="shards:/d|split=test|size=64|abc",
+          protocol="full", factors=(2,)):
+    config = SimpleNamespace(model="/m", videos=4, seed=0, data=None, split="test", fvd=True, fvd_protocol=protocol,
+                             factors=factors, samplers=("mgm",))
+    return SimpleNamespace(config=config, samplers={"mgm": sampler()}, frames=16, context=2, stride=14, batch_size=4,
+                           model_identity=model_identity, tokenizer=SimpleNamespace(identity=lambda: tokenizer),
+                           videos=SimpleNamespace(video_id=lambda: data), plan=lambda factor: SimpleNamespace(length=16 * factor))
+
+
+class NextMGM(MGM):
+    revision = MGM.revision + 1
+
+
+def test_key_is_stable_and_changes_with_weights_tokenizer_and_revision():
+    key = cell_key(bench(), "mgm", 2)
+    assert key == cell_key(bench(), "mgm", 2)
+    assert key != cell_key(bench(model_identity="bbbb"), "mgm", 2)
+    assert key != cell_key(bench(tokenizer="vq-2222"), "mgm", 2)
+    assert key != cell_key(bench(sampler=NextMGM), "mgm", 2)
+
+
+def test_key_names_the_data_content_and_the_protocol_not_the_other_factors():
+    key = cell_key(bench(), "mgm", 2)
+    assert key != cell_key(bench(data="shards:/d|split=test|size=64|def"), "mgm", 2)  # re-rendered data
+    assert key != cell_key(bench(protocol="center16"), "mgm", 2)
+    assert key == cell_key(bench(factors=(2, 5, 10)), "mgm", 2)  # what else was asked is not the cell
+
+
+def test_weights_identity_follows_the_bytes(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "diffusion_pytorch_model.safetensors").write_bytes(b"weights one")
+    first = weights_identity(tmp_path)
+    assert first == weights_identity(tmp_path) and len(first) == 16
+    (tmp_path / "diffusion_pytorch_model.safetensors").write_bytes(b"weights two")
+    assert weights_identity(tmp_path) != first
+
+
+def _run(assets, out, samplers: str, extrap: str) -> dict:
+    import json
+
+    from maskbench.cli import main
+
+    args = ["run", "--model", str(assets / "model"), "--tokenizer", "vqgan", "--tokenizer-path", str(assets / "vq"),
+            "--data", str(assets / "data"), "--split", "all", "--videos", "2", "--batch-size", "1", "--samples", "2",
+            "--samplers", samplers, "--extrap", extrap, "--no-fvd", "--device", "cpu", "--out", str(out)]
+    args += [a for name in samplers.split(",") for a in ("--opt", f"{name}.steps={4 if name == 'mgm' else 5}")]
+    assert main(args) == 0
+    return {(r["sampler"], r["extrap"]): r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+
+
+@pytest.mark.slow
+def test_a_cell_does_not_depend_on_the_other_factors_or_samplers_asked(assets, tmp_path):
+    alone = _run(assets, tmp_path / "alone", "mgm", "2")
+    many = _run(assets, tmp_path / "many", "fm,mgm", "3,2")
+    assert alone["mgm", 2]["key"] == many["mgm", 2]["key"] and alone["mgm", 2]["nfe"] == many["mgm", 2]["nfe"]
+    # Same contexts and seeds: the very same rollouts, whatever else the run asked for.
+    np.testing.assert_array_equal(np.load(tmp_path / "alone/samples/mgm-2x.npy"),
+                                  np.load(tmp_path / "many/samples/mgm-2x.npy"))
+    # Paired: the samplers of one length continue the same contexts (frame 0 is the context, m = 1).
+    mgm, fm = (np.load(tmp_path / f"many/samples/{name}-2x.npy") for name in ("mgm", "fm"))
+    np.testing.assert_array_equal(mgm[:, :1], fm[:, :1])
+    assert not np.array_equal(mgm, fm)

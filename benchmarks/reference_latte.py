@@ -1,6 +1,6 @@
 """A plain, textbook Latte of the same geometry as :class:`~maskbench.core.backbone.MaskedLatte`.
 
-Written the way DiT and Latte write it (issue #22, target 1): ``nn.Linear`` qkv, explicit
+Written the way DiT and Latte write it (README, "Speed": the backbone target): ``nn.Linear`` qkv, explicit
 ``softmax(q k^T / sqrt(d)) v`` attention, tanh GELU, ``nn.LayerNorm`` without affine, adaLN-Zero
 modulation with ``chunk(6)``, the hidden state rearranged between ``[(B F), S, D]`` (spatial blocks)
 and ``[(B S), F, D]`` (temporal blocks), the per-frame condition repeated over the other axis, and

@@ -88,7 +88,7 @@ def against_reference(run: Run) -> Target:
 
 
 def i3d_efficiency(run: Run) -> Target:
-    """I3D FLOP/s (FlopCounterMode) over the 2048^2 matmul rate alternated with it (issue #19, section 4)."""
+    """I3D FLOP/s (FlopCounterMode) over the 2048^2 matmul rate alternated with it (README, "Speed")."""
     info = run.get("test_i3d_features_speed")[0]["extra_info"]
     measured = (f"{info['of_matmul']:.0%} ({info['gflops']:.0f} of {info['matmul_gflops']:.0f} GFLOP/s, "
                 f"{info['gflop_per_clip']:.1f} GFLOP per 16x224x224 clip, {info['seconds_per_clip']:.2f} s per clip, "

@@ -1,6 +1,6 @@
 """I3D feature extraction speed (fp32) on 16-frame clips, as FLOP/s against the matmul rate.
 
-Issue #19 section 4: I3D's FLOP/s (counted by ``FlopCounterMode`` on the network's forward, with
+The I3D speed target (README, "Speed"): I3D's FLOP/s (counted by ``FlopCounterMode`` on the network's forward, with
 oneDNN's fused convolution registered, :mod:`measure`) at least 60% of the rate of a 2048^2 fp32
 matmul timed alternately with it. The clip is the protocol's 16 x 224 x 224 input (64 x 64 frames,
 resized inside :func:`i3d_features`), batch 4 (as the issue measured it).

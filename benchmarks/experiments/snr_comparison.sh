@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Equal-budget comparison of fused-SNR loss weighting on/off (issue 21, item 1), by held-out masked
+# Equal-budget comparison of fused-SNR loss weighting on/off (docs/fidelity.md, fused SNR), by held-out masked
 # cross-entropy (unweighted, paired: both models scored on the same clips and masks).
 #
 #   benchmarks/experiments/snr_comparison.sh                 # 3000 steps per arm, both arms at once

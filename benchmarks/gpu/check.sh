@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue #22): on a machine with one NVIDIA GPU and nothing installed,
+# GPU check (README, "Speed"): on a machine with one NVIDIA GPU and nothing installed,
 #   bash benchmarks/gpu/check.sh            # ~8 min: install, CUDA tests, benchmarks, a few training steps
 #   bash benchmarks/gpu/check.sh --dry-run  # on a CPU, in the current environment: every step it can (CI)
 # writes ONE JSON report, benchmarks/results/gpu.json (or --out FILE), and exits 1 if a step failed.

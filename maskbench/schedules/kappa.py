@@ -9,7 +9,7 @@ import torch
 from maskbench.core.hookspecs import hookimpl
 from maskbench.schedules import Schedule
 
-SIGMOID_START, SIGMOID_END, SIGMOID_TAU = -3.0, 3.0, 1.0  # reference code's constants (SPEC 3)
+SIGMOID_START, SIGMOID_END, SIGMOID_TAU = -3.0, 3.0, 1.0  # the authors' code's constants (docs/fidelity.md)
 SIGMOID_FLOOR = 1e-5
 
 

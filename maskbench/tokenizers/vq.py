@@ -1,6 +1,6 @@
 """Tokenizers: pixel videos <-> token ids, one small interface over ``diffusers.VQModel``.
 
-Two are registered (SPEC section 8): ``vizdoom-vq``, a small VQ autoencoder trained here on the
+Two are registered (README, "Tokenizers"): ``vizdoom-vq``, a small VQ autoencoder trained here on the
 embedded ViZDoom frames and shipped in ``maskbench/weights/vizdoom-vq``, and ``vqgan``, any VQModel
 folder in diffusers format, e.g. the paper's SD-VQGAN f8 (K=16384) for users who have its weights.
 """

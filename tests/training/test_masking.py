@@ -43,7 +43,7 @@ def test_loss_ignores_unmasked_positions(generator):
 
 
 def _kappa(t: float) -> float:
-    """The reference sigmoid schedule (SPEC 3), written out again in plain floats."""
+    """The authors' sigmoid schedule (docs/fidelity.md), written out again in plain floats."""
     v_start, v_end = 1 / (1 + math.exp(3)), 1 / (1 + math.exp(-3))
     return max(1 - (v_end - 1 / (1 + math.exp(-(6 * t - 3)))) / (v_end - v_start), 1e-5)
 

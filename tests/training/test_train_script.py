@@ -87,7 +87,7 @@ def test_two_deepspeed_ranks(tmp_path):
     assert deepspeed, "deepspeed launcher not installed"
     out = tmp_path / "ds"
     result = None
-    # Two-rank gloo runs on a shared CPU occasionally abort at exit (SPEC 9) or stall while the ranks
+    # Two-rank gloo runs on a shared CPU occasionally abort at exit (a gloo teardown race) or stall while the ranks
     # start; success is judged by the exported model, and a failed attempt gets a fresh port.
     for _ in range(3):
         try:

@@ -1,6 +1,6 @@
 """The embedded dataset: depth-guided first-person random walks through ViZDoom's ``my_way_home`` maze.
 
-The stand-in for DMLab (SPEC section 8): offline, deterministic for a seed, a few minutes on two
+The stand-in for DMLab (README, "Data"): offline, deterministic for a seed, a few minutes on two
 cores. Everything the renderer needs ships in the ``vizdoom`` wheel: the engine, the scenario and
 the Freedoom IWAD whose textures the maze uses.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from maskbench.bench.nfe import counted_nfe
 from maskbench.core.rollout import RolloutPlan
+from maskbench.report.record import CellRecord
 
 PROTOCOL_VIDEOS, PROTOCOL_FACTORS = 625, (2, 5, 10)  # paper: 625 DMLab test videos; Tables 1 and 5
 
@@ -37,19 +38,19 @@ class Estimate:
                 f"I3D features {features}), extrapolated from this run's timings")
 
 
-def estimate_protocol(records: list[dict], bench, videos: int = PROTOCOL_VIDEOS,
+def estimate_protocol(records: list[CellRecord], bench, videos: int = PROTOCOL_VIDEOS,
                       factors: tuple[int, ...] = PROTOCOL_FACTORS) -> Estimate | None:
     """Extrapolate ``records`` (this run's cells) to ``videos`` x ``factors``; None without records."""
-    timed = [r for r in records if r.get("nfe") and r.get("seconds_per_video") is not None]
+    timed = [r for r in records if r.nfe]
     if not timed:
         return None
-    per_nfe = {r["sampler"]: r["seconds_per_video"] / r["nfe"] for r in timed}
+    per_nfe = {r.sampler: r.seconds_per_video / r.nfe for r in timed}
     sampling = 0.0
     for name, seconds in per_nfe.items():
         for factor in factors:
             plan = RolloutPlan.from_extrapolation(bench.frames, bench.context, bench.stride, factor)
             sampling += counted_nfe(bench.samplers[name], plan) * seconds * videos
-    frames_timed = [(r["feature_seconds"], r["n_fake"] * r["length"]) for r in timed if r.get("feature_seconds")]
+    frames_timed = [(r.feature_seconds, r.n_fake * r.length) for r in timed if r.feature_seconds]
     features = None
     if frames_timed:
         per_frame = sum(s for s, _ in frames_timed) / sum(n for _, n in frames_timed)

@@ -20,36 +20,37 @@ from pathlib import Path
 import numpy as np
 
 from maskbench.report.paired import FEATURES, FILE, paired_row, read_rows, real_file, sentence
+from maskbench.report.record import CellRecord
 from maskbench.bench.store import ResultStore
 
 
-def variant_cells(folder: Path) -> list[dict]:
+def variant_cells(folder: Path) -> list[CellRecord]:
     """A variant's cells that can be paired: with FVD and a ``pairing`` id, one per key, in the file's order."""
     cells = {}
     for record in ResultStore(folder / "results.jsonl").records:
-        if record.get("fvd") is not None and record.get("pairing") is not None:
-            cells.setdefault(record["key"], record)
+        if record.fvd is not None and record.pairing is not None:
+            cells.setdefault(record.key, record)
     return list(cells.values())
 
 
-def cross_pairs(cells: dict[str, list[dict]]) -> list[tuple[str, dict, str, dict]]:
+def cross_pairs(cells: dict[str, list[CellRecord]]) -> list[tuple[str, CellRecord, str, CellRecord]]:
     """``(variant_a, a, variant_b, b)``: every two cells of two variants with equal sampler, factor, ``pairing``
     and protocol (``cells``: variant -> its cells, in the grid's order; ``a`` from the earlier variant).
     Ordered by factor, then sampler as first met; a cell copied into both variants (one key) is not a pair."""
     names = list(cells)
     everything = [(name, record) for name in names for record in cells[name]]
-    samplers = list(dict.fromkeys(record["sampler"] for _, record in everything))
+    samplers = list(dict.fromkeys(record.sampler for _, record in everything))
     result = []
     for i, (va, a) in enumerate(everything):
         for vb, b in everything[i + 1:]:
             if names.index(va) < names.index(vb) and _pairable(a, b):
                 result.append((va, a, vb, b))
-    return sorted(result, key=lambda p: (p[1]["extrap"], samplers.index(p[1]["sampler"])))
+    return sorted(result, key=lambda p: (p[1].extrap, samplers.index(p[1].sampler)))
 
 
-def _pairable(a: dict, b: dict) -> bool:
-    same = all(a.get(field) == b.get(field) for field in ("sampler", "extrap", "pairing", "fvd_protocol"))
-    return same and a["key"] != b["key"]
+def _pairable(a: CellRecord, b: CellRecord) -> bool:
+    same = (a.sampler, a.extrap, a.pairing, a.fvd_protocol) == (b.sampler, b.extrap, b.pairing, b.fvd_protocol)
+    return same and a.key != b.key
 
 
 def grid_pair_rows(root: str | Path, variants: list[str]) -> list[dict]:
@@ -68,7 +69,7 @@ def grid_pair_rows(root: str | Path, variants: list[str]) -> list[dict]:
     known = {(r["key_a"], r["key_b"]): r for r in read_rows(root / FILE)}
     rows = []
     for va, a, vb, b in cross_pairs(cells):
-        row = known.get((a["key"], b["key"])) or _computed(root, va, a, vb, b)
+        row = known.get((a.key, b.key)) or _computed(root, va, a, vb, b)
         if row is not None:
             rows.append(row)
     if rows:
@@ -76,13 +77,13 @@ def grid_pair_rows(root: str | Path, variants: list[str]) -> list[dict]:
     return rows
 
 
-def _computed(root: Path, va: str, a: dict, vb: str, b: dict) -> dict | None:
-    fa, fb = (_load(root / v / FEATURES / f"{r['key']}.npy") for v, r in ((va, a), (vb, b)))
+def _computed(root: Path, va: str, a: CellRecord, vb: str, b: CellRecord) -> dict | None:
+    fa, fb = (_load(root / v / FEATURES / f"{r.key}.npy") for v, r in ((va, a), (vb, b)))
     real = _load(root / va / FEATURES / real_file(a))
     real = real if real is not None else _load(root / vb / FEATURES / real_file(b))
     if fa is None or fb is None or real is None or fa.shape != fb.shape:
         return None
-    return {**paired_row(a, b, real, fa, fb, seed=a.get("seed") or 0), "variant_a": va, "variant_b": vb}
+    return {**paired_row(a, b, real, fa, fb, seed=a.seed), "variant_a": va, "variant_b": vb}
 
 
 def _load(path: Path) -> np.ndarray | None:

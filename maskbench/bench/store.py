@@ -8,31 +8,44 @@ import os
 from pathlib import Path
 
 from maskbench.core.errors import MaskbenchError
+from maskbench.report.record import CellRecord
 
 
 class ResultStore:
-    """``results.jsonl`` with one record per finished (sampler, extrapolation) cell; keys are unique."""
+    """``results.jsonl`` with one :class:`CellRecord` per finished (sampler, extrapolation) cell; keys are unique.
+
+    Lines of older schemas are upgraded as they are read (:meth:`CellRecord.from_json`); new ones are
+    written in the current schema.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.records: list[dict] = self._read()
+        self.records: list[CellRecord] = self._read()
 
-    def _read(self) -> list[dict]:
+    def _read(self) -> list[CellRecord]:
         if not self.path.exists():
             return []
         # A kill during a write can leave a partial last line: ignore it, the cell reruns.
         records = []
-        for line in self.path.read_text().splitlines():
+        for number, line in enumerate(self.path.read_text().splitlines(), 1):
             try:
-                records.append(json.loads(line))
+                data = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            try:
+                records.append(CellRecord.from_json(data))
+            except MaskbenchError as error:
+                raise MaskbenchError(f"{self.path} line {number}: {error}") from None
         return records
 
     def has(self, key: str) -> bool:
-        return any(record.get("key") == key for record in self.records)
+        return any(record.key == key for record in self.records)
 
-    def append(self, record: dict) -> None:
+    def get(self, key: str) -> CellRecord | None:
+        """The record of cell ``key``, or ``None``."""
+        return next((record for record in self.records if record.key == key), None)
+
+    def append(self, record: CellRecord) -> None:
         """Write one record durably (flush + fsync) before the next cell starts.
 
         The file is re-read under an exclusive lock first, so a key some other writer added meanwhile
@@ -45,10 +58,10 @@ class ResultStore:
         with self.path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
             self.records = self._read()
-            if record.get("key") is not None and self.has(record["key"]):
-                raise MaskbenchError(f"{self.path} already holds cell {record['key']} ({record.get('sampler')} "
-                                     f"{record.get('extrap')}x): another run wrote it; rerun to use it")
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            if self.has(record.key):
+                raise MaskbenchError(f"{self.path} already holds cell {record.key} ({record.sampler} "
+                                     f"{record.extrap}x): another run wrote it; rerun to use it")
+            handle.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.records.append(record)

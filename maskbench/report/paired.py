@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from maskbench.metrics.stats import interval_text, paired_difference, videos_needed
+from maskbench.report.record import CellRecord
 
 FILE = "paired.jsonl"
 #: Below this many paired videos a difference is never called resolved: with no true difference the
@@ -26,19 +27,19 @@ MIN_PAIRED_VIDEOS = 32
 FEATURES = "features"  # <run>/features/<cell key>.npy (generated), real-<pairing>-<protocol>.npy (real side)
 
 
-def pairs(records: list[dict], order: list[str]) -> list[tuple[dict, dict]]:
+def pairs(records: list[CellRecord], order: list[str]) -> list[tuple[CellRecord, CellRecord]]:
     """Every pair of cells at one factor, both with FVD and the same inputs (``pairing``), in the order the
     samplers were asked for."""
     rank = {name: i for i, name in enumerate(order)}
-    done = [r for r in records if r.get("fvd") is not None]
+    done = [r for r in records if r.fvd is not None]
     result = []
-    for factor in sorted({r["extrap"] for r in done}):
-        cells = sorted((r for r in done if r["extrap"] == factor), key=lambda r: rank.get(r["sampler"], len(rank)))
-        result += [(a, b) for a, b in itertools.combinations(cells, 2) if a.get("pairing") == b.get("pairing")]
+    for factor in sorted({r.extrap for r in done}):
+        cells = sorted((r for r in done if r.extrap == factor), key=lambda r: rank.get(r.sampler, len(rank)))
+        result += [(a, b) for a, b in itertools.combinations(cells, 2) if a.pairing == b.pairing]
     return result
 
 
-def paired_rows(records: list[dict], order: list[str], features: Callable[[dict], np.ndarray | None],
+def paired_rows(records: list[CellRecord], order: list[str], features: Callable[[CellRecord], np.ndarray | None],
                 real: Callable[[int], np.ndarray], path: Path, seed: int = 0) -> list[dict]:
     """Rows of ``paired.jsonl`` for every pair of ``records``, computing the ones ``path`` lacks.
 
@@ -53,21 +54,21 @@ def paired_rows(records: list[dict], order: list[str], features: Callable[[dict]
     known = {(r["key_a"], r["key_b"]): r for r in read_rows(path)}
     rows = []
     for a, b in pairs(records, order):
-        row = known.get((a["key"], b["key"]))
+        row = known.get((a.key, b.key))
         if row is None:
             fa, fb = features(a), features(b)
             if fa is None or fb is None or fa.shape != fb.shape:
                 continue
-            row = paired_row(a, b, real(a["length"]), fa, fb, seed=seed)
+            row = paired_row(a, b, real(a.length), fa, fb, seed=seed)
         rows.append(row)
     if rows:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 
-def _row(a: dict, b: dict, diff) -> dict:
-    fields = dict(extrap=a["extrap"], a=a["sampler"], b=b["sampler"], key_a=a["key"], key_b=b["key"], n=diff.n,
-                  n_real=diff.n_real, fvd_protocol=a.get("fvd_protocol"), ci_level=diff.level, ci_method=diff.method,
+def _row(a: CellRecord, b: CellRecord, diff) -> dict:
+    fields = dict(extrap=a.extrap, a=a.sampler, b=b.sampler, key_a=a.key, key_b=b.key, n=diff.n,
+                  n_real=diff.n_real, fvd_protocol=a.fvd_protocol, ci_level=diff.level, ci_method=diff.method,
                   ci_resamples=diff.resamples)
     for name, estimate in (("fvd", diff.fvd), ("kvd", diff.kvd)):
         resolved = bool(estimate.excludes_zero) and diff.n >= MIN_PAIRED_VIDEOS
@@ -143,7 +144,8 @@ def write_paired_csv(rows: list[dict], path: Path) -> None:
         pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def paired_row(a: dict, b: dict, real: np.ndarray, feats_a: np.ndarray, feats_b: np.ndarray, seed: int = 0) -> dict:
+def paired_row(a: CellRecord, b: CellRecord, real: np.ndarray, feats_a: np.ndarray, feats_b: np.ndarray,
+               seed: int = 0) -> dict:
     """The ``paired.jsonl`` row of cells ``a`` and ``b`` (records with equal ``pairing``) from their features.
 
     Args:
@@ -155,13 +157,13 @@ def paired_row(a: dict, b: dict, real: np.ndarray, feats_a: np.ndarray, feats_b:
     return _row(a, b, paired_difference(real, feats_a, feats_b, seed=seed))
 
 
-def real_file(record: dict) -> str | None:
+def real_file(record: CellRecord) -> str | None:
     """Name, inside a run's ``features/`` folder, of the real features a cell was scored against.
 
     The real side depends on the data, split, length, count and seed (all in ``pairing``) and on the
     protocol, so cells of any run with equal ``pairing`` and ``fvd_protocol`` share the file's content.
     ``None`` for a record without ``pairing`` (measured before it was recorded) or without FVD.
     """
-    if record.get("pairing") is None or record.get("fvd") is None:
+    if record.pairing is None or record.fvd is None:
         return None
-    return f"real-{record['pairing']}-{record.get('fvd_protocol') or 'full'}.npy"
+    return f"real-{record.pairing}-{record.fvd_protocol or 'full'}.npy"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from maskbench.report.record import CellRecord
 
-def fvd_vs_nfe(records: list[dict], path: str | Path, title: str = "") -> None:
+
+def fvd_vs_nfe(records: list[CellRecord], path: str | Path, title: str = "") -> None:
     """One line per sampler through its (NFE, FVD) points, each labelled with its factor."""
     import matplotlib
 
@@ -13,8 +15,8 @@ def fvd_vs_nfe(records: list[dict], path: str | Path, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for sampler in sorted({r["sampler"] for r in records}):
-        points = sorted((r["nfe"], r["fvd"], r["extrap"]) for r in records if r["sampler"] == sampler and r.get("fvd") is not None)
+    for sampler in sorted({r.sampler for r in records}):
+        points = sorted((r.nfe, r.fvd, r.extrap) for r in records if r.sampler == sampler and r.fvd is not None)
         if not points:
             continue
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=sampler)
@@ -31,21 +33,21 @@ def fvd_vs_nfe(records: list[dict], path: str | Path, title: str = "") -> None:
     plt.close(fig)
 
 
-def fvd_vs_steps(records: list[dict], path: str | Path, title: str = "") -> None:
-    """One panel per sampler: FVD of its cells against their steps per window (``record["steps"]``)."""
+def fvd_vs_steps(records: list[CellRecord], path: str | Path, title: str = "") -> None:
+    """One panel per sampler: FVD of its cells against their steps per window (the ``steps`` option)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measured = [r for r in records if r.get("fvd") is not None and r.get("steps")]
-    samplers = sorted({r["sampler"] for r in measured})
+    measured = [r for r in records if r.fvd is not None and r.options.get("steps")]
+    samplers = sorted({r.sampler for r in measured})
     panels = max(1, len(samplers))
     fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.5), dpi=120, squeeze=False)
     for ax, sampler in zip(axes[0], samplers):
-        points = sorted((r["steps"], r["fvd"]) for r in measured if r["sampler"] == sampler)
+        points = sorted((r.options["steps"], r.fvd) for r in measured if r.sampler == sampler)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{sampler}, generated")
-        floors = {r.get("floor") for r in measured if r["sampler"] == sampler}
+        floors = {r.fvd_real_vs_real for r in measured if r.sampler == sampler}
         if len(floors) == 1 and None not in floors:  # one length and count: one real-vs-real FVD
             ax.axhline(floors.pop(), color="gray", linestyle="--", label="real vs real (same count)")
         ax.legend(fontsize=7)

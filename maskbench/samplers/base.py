@@ -52,6 +52,10 @@ class Sampler(abc.ABC):
     #: the joint distribution itself, not a heuristic; tests/samplers/test_distribution.py checks every
     #: sampler that claims it.
     exact: ClassVar[bool] = False
+    #: How :meth:`generate` rolls out, recorded with every result cell: ``"windows"``, windows of the plan's
+    #: stride (the default, :func:`~maskbench.core.rollout.chunked_rollout`); anything else names a sampler's
+    #: own scheme whose stride does not apply (RDM: ``"rolling"``, one window rolled along the video).
+    rollout: ClassVar[str] = "windows"
 
     def __init__(self, options: SamplerOptions | None = None, **overrides: Any):
         prefix = f"{getattr(self, 'name', type(self).__name__)}."
@@ -84,6 +88,13 @@ class Sampler(abc.ABC):
         """Roll out a long video from ground-truth context ``[B, m, h, w]`` -> ``[B, L, h, w]`` (CPU)."""
         return chunked_rollout(self.sample_window, model, context, plan, generator,
                                full_windows=self.options.window == "full")
+
+    def declared_nfe(self, plan: RolloutPlan) -> int | None:
+        """Model evaluations per video this sampler promises for ``plan``, or ``None`` (the default) when it
+        makes no promise (its NFE may depend on the data). Built-ins give the paper's Appendix A.2 formulas; the
+        contract tests (tests/samplers/test_contract.py) check any declared number against the counted one, and
+        ``maskbench nfe`` always counts (bench/nfe.py), it never trusts a declaration."""
+        return None
 
     def model_time(self, t: torch.Tensor) -> torch.Tensor:
         """The per-frame time the model sees: ``t``, or zeros in timestep-independent mode."""

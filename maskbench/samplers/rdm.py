@@ -30,6 +30,14 @@ class RDM(Sampler):
     name = "rdm"
     Options = RDMOptions
     exact = True  # random reveals, each token from the model's posterior: exact as steps grow
+    rollout = "rolling"  # one window rolled frame by frame along the video, not windows of the stride
+
+    def declared_nfe(self, plan: RolloutPlan) -> int:
+        """One evaluation per row of the level schedules: init, one shift per frame past the window, the flush."""
+        k = plan.frames if self.options.window == "full" else min(plan.frames, plan.length)
+        n, steps = k - plan.context, self.options.steps
+        rows = [len(times) - 1 for times in (init_times(n, steps), shift_times(n, steps), final_times(n, steps))]
+        return rows[0] + max(plan.length - k, 0) * rows[1] + rows[2]
 
     def sample_window(self, model, window, context, generator):
         """One window on its own: init to the rolling state, then the final flush (2T evaluations)."""

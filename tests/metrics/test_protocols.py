@@ -71,11 +71,15 @@ def test_grids_and_their_cli_override_set_the_protocol(tmp_path):
 def test_tables_name_the_protocol_and_read_records_written_before_it(tmp_path):
     import pandas as pd
 
+    import dataclasses
+
+    from maskbench.report.record import CellRecord
     from maskbench.report.tables import pivot_markdown, write_csv
 
-    old = dict(sampler="mgm", extrap=2, length=32, context=2, stride=14, nfe=40, seconds_per_video=1.0, fvd=100.0,
-               n_fake=4, n_real=4)  # a results.jsonl record from before protocols were named
-    new = {**old, "sampler": "fm", "fvd_protocol": "center16"}
+    old = CellRecord(key="a", sampler="mgm", extrap=2, length=32, frames=16, context=2, stride=14, nfe=40,
+                     seconds_total=4.0, seconds_per_video=1.0, seed=0, finished=0.0, fvd=100.0, n_fake=4,
+                     n_real=4)  # a results.jsonl record from before protocols were named
+    new = dataclasses.replace(old, sampler="fm", fvd_protocol="center16")
     write_csv([old, new], tmp_path / "results.csv")
     frame = pd.read_csv(tmp_path / "results.csv")
     assert dict(zip(frame["sampler"], frame["fvd_protocol"])) == {"mgm": "full", "fm": "center16"}

@@ -16,7 +16,9 @@ from maskbench.bench.experiments import Grid, Variant, run_grid
 from maskbench.metrics.fvd import fvd_result
 from maskbench.bench.grid_pairs import grid_pair_rows
 from publish.measured import train_loss
+from maskbench.bench.store import ResultStore
 from maskbench.report.paired import paired_rows, real_file
+from maskbench.report.record import CellRecord
 from publish.paper import PAPER_FILE
 from publish.results_page import write_results_page
 
@@ -59,16 +61,16 @@ def write_run(folder: Path, cells: list[tuple[dict, np.ndarray | None]], extra: 
     for record, fake in cells:
         if fake is not None:
             np.save(folder / "features" / f"{record['key']}.npy", fake)
-            np.save(folder / "features" / real_file(record), REAL)
+            np.save(folder / "features" / real_file(CellRecord.from_json(record)), REAL)
     return records
 
 
 def within_run_pairs(folder: Path, order: list[str]) -> list[dict]:
     """The run's own paired.jsonl, as maskbench run writes it."""
-    records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    records = ResultStore(folder / "results.jsonl").records
 
     def features(record):
-        path = folder / "features" / f"{record['key']}.npy"
+        path = folder / "features" / f"{record.key}.npy"
         return np.load(path) if path.is_file() else None
 
     return paired_rows(records, order, features, lambda length: REAL, folder / "paired.jsonl")
@@ -90,9 +92,9 @@ def test_run_grid_writes_pairs_across_variants_with_equal_pairing(two_variants, 
 
     root, cells = two_variants
     grid = Grid("g", (Variant("v1"), Variant("v2")))
-    monkeypatch.setattr(run_module, "run_benchmark", lambda config, samplers, reuse: Path(config.out))
+    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse: Path(config.out))
     monkeypatch.setattr(experiments, "_preflight", lambda config: None)
-    run_grid(grid, grid.configs(out=str(root)), lambda config: {})
+    run_grid(grid, grid.configs(out=str(root)))
     rows = [json.loads(line) for line in (root / "paired.jsonl").read_text().splitlines()]
     assert [(r["a"], r["b"], r["variant_a"], r["variant_b"], r["key_a"], r["key_b"]) for r in rows] == [
         ("mgm", "mgm", "v1", "v2", "m1", "m2"), ("fm", "fm", "v1", "v2", "f1", "f2")]  # m3: another pairing

@@ -6,6 +6,7 @@ import numpy as np
 
 from maskbench.metrics.fvd import fvd_from_features, fvd_result
 from maskbench.report.paired import MIN_PAIRED_VIDEOS, pairs, paired_markdown, paired_rows, sentence
+from maskbench.report.record import CellRecord
 from maskbench.report.tables import pivot_markdown
 
 D = 400
@@ -15,14 +16,21 @@ def _features(seed: int, n: int = 48, shift: float = 0.0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, D)) + shift
 
 
-def _cell(sampler: str, extrap: int, key: str, fvd: float | None = 1.0) -> dict:
-    return dict(sampler=sampler, extrap=extrap, length=10 * extrap, key=key, fvd=fvd, fvd_protocol="full")
+def record(**fields) -> CellRecord:
+    """A cell with ``fields``; what the test does not name is a plausible constant."""
+    base = dict(key="k", sampler="mgm", extrap=2, length=20, frames=16, context=2, stride=14, nfe=40, seconds_total=1.0,
+                seconds_per_video=1.0, n_fake=48, seed=0, finished=0.0)
+    return CellRecord(**{**base, **fields})
+
+
+def _cell(sampler: str, extrap: int, key: str, fvd: float | None = 1.0) -> CellRecord:
+    return record(sampler=sampler, extrap=extrap, length=10 * extrap, key=key, fvd=fvd, fvd_protocol="full")
 
 
 def test_pairs_follow_the_asked_order_within_a_factor():
     records = [_cell("fm", 2, "a"), _cell("mgm", 2, "b"), _cell("df", 2, "c", fvd=None), _cell("mgm", 5, "d"),
                _cell("fm", 5, "e")]
-    got = [(a["sampler"], b["sampler"], a["extrap"]) for a, b in pairs(records, ["mgm", "fm", "df"])]
+    got = [(a.sampler, b.sampler, a.extrap) for a, b in pairs(records, ["mgm", "fm", "df"])]
     assert got == [("mgm", "fm", 2), ("mgm", "fm", 5)]  # no FVD, no pair; a is the earlier one asked for
 
 
@@ -33,8 +41,8 @@ def test_paired_rows_are_the_difference_of_the_two_fvds_and_are_computed_once(tm
     calls = []
 
     def features(record):
-        calls.append(record["key"])
-        return feats[record["key"]]
+        calls.append(record.key)
+        return feats[record.key]
 
     path = tmp_path / "paired.jsonl"
     (row,) = paired_rows(records, ["mgm", "fm"], features, lambda length: real, path)
@@ -53,7 +61,7 @@ def test_a_large_paired_shift_is_resolved_and_no_difference_is_not(tmp_path):
     same = base + np.random.default_rng(3).normal(size=base.shape) * 1e-3
     records = [_cell("a", 2, "x"), _cell("b", 2, "y"), _cell("c", 2, "z")]
     feats = {"x": shifted, "y": base, "z": same}
-    rows = paired_rows(records, ["a", "b", "c"], lambda r: feats[r["key"]], lambda length: real, tmp_path / "p.jsonl")
+    rows = paired_rows(records, ["a", "b", "c"], lambda r: feats[r.key], lambda length: real, tmp_path / "p.jsonl")
     by = {(r["a"], r["b"]): r for r in rows}
     assert by["a", "b"]["fvd_resolved"] and by["a", "b"]["kvd_resolved"] and by["a", "b"]["fvd_diff"] > 0
     assert not by["b", "c"]["kvd_resolved"] and by["b", "c"]["kvd_videos_needed"] > 48
@@ -66,7 +74,7 @@ def test_below_the_minimum_count_even_a_large_shift_is_not_called_resolved(tmp_p
     real, base = _features(0, 8), _features(1, 8)
     records = [_cell("a", 2, "x"), _cell("b", 2, "y")]
     feats = {"x": base + 0.5, "y": base}
-    (row,) = paired_rows(records, ["a", "b"], lambda r: feats[r["key"]], lambda length: real, tmp_path / "p.jsonl")
+    (row,) = paired_rows(records, ["a", "b"], lambda r: feats[r.key], lambda length: real, tmp_path / "p.jsonl")
     assert row["fvd_low"] > 0 and not row["fvd_resolved"]  # the interval excludes 0, the verdict does not follow
     assert row["fvd_videos_needed"] >= MIN_PAIRED_VIDEOS and "fewer than 32 paired videos" in sentence(row)
 
@@ -80,12 +88,12 @@ def test_a_pair_without_kept_features_is_left_out(tmp_path):
 def test_tables_show_interval_and_kvd_and_keep_old_records_readable():
     real, fake = _features(0, 32), _features(1, 32, 0.2)
     result = fvd_result(real, fake, 16, "full").record()
-    new = dict(sampler="mgm", extrap=2, length=30, context=2, stride=14, nfe=40, seconds_per_video=1.0, n_fake=32,
-               **{k: v for k, v in result.items() if k not in ("n_fake", "frames", "protocol")})
-    old = dict(sampler="fm", extrap=2, length=30, context=2, stride=14, nfe=480, seconds_per_video=9.0, n_fake=16,
-               n_real=16, fvd=812.5)  # written before intervals existed
+    new = record(sampler="mgm", extrap=2, length=30, context=2, stride=14, nfe=40, seconds_per_video=1.0, n_fake=32,
+                 **{k: v for k, v in result.items() if k not in ("n_fake", "frames", "protocol")})
+    old = record(sampler="fm", extrap=2, length=30, context=2, stride=14, nfe=480, seconds_per_video=9.0, n_fake=16,
+                 n_real=16, fvd=812.5)  # written before intervals existed
     text = pivot_markdown([new, old])
-    assert f"{new['fvd']:.1f} [{new['fvd_low']:.1f}, {new['fvd_high']:.1f}] / KVD {new['kvd']:.2f}" in text
+    assert f"{new.fvd:.1f} [{new.fvd_low:.1f}, {new.fvd_high:.1f}] / KVD {new.kvd:.2f}" in text
     assert "| 480 / 9.00s / 812.5 (16)" in text and "infinitely many videos" in text
 
 

@@ -15,25 +15,26 @@ from maskbench.metrics.stats import interval_text
 from maskbench.report.paired import verdict
 from maskbench.report.tables import FEW_VIDEOS
 
+from publish.measured import MeasuredCell
 from publish.paper import PaperReference
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One side of a comparison: a label and the row settings that select it (e.g. ``{"sampler": "mgm"}``)."""
+    """One side of a comparison: a label and the row attributes that select it (e.g. ``{"sampler": "mgm"}``)."""
 
     label: str
     select: dict
 
 
-def compare(rows: list[dict], arms: tuple[Arm, Arm], group: tuple[str, ...], paper: PaperReference | None = None,
+def compare(rows: list[MeasuredCell], arms: tuple[Arm, Arm], group: tuple[str, ...], paper: PaperReference | None = None,
             tables: tuple[int, ...] = (), paired: list[dict] = ()) -> list[str]:
     """One sentence per group (e.g. per extrapolation factor) in which both arms were measured.
 
     ``paired``: rows of the grid's ``paired.jsonl`` files; the one for the two arms' cells, if any, is cited.
     """
     sentences = []
-    for key in dict.fromkeys(tuple(r[g] for g in group) for r in rows):  # the rows' order
+    for key in dict.fromkeys(tuple(getattr(r, g) for g in group) for r in rows):  # the rows' order
         a, b = (_pick(rows, arm, dict(zip(group, key))) for arm in arms)
         if a and b:
             text = f"{_where(group, key)}: {_versus(arms, a, b, paired_between(paired, a, b))}"
@@ -41,10 +42,10 @@ def compare(rows: list[dict], arms: tuple[Arm, Arm], group: tuple[str, ...], pap
     return sentences
 
 
-def paired_between(paired: list[dict], a: dict, b: dict) -> dict | None:
+def paired_between(paired: list[dict], a: MeasuredCell, b: MeasuredCell) -> dict | None:
     """The paired row of cells ``a`` and ``b`` (by their keys), turned to read ``a - b``; ``None`` without one."""
-    keys = (a.get("key"), b.get("key"))
-    for row in paired if None not in keys else ():
+    keys = (a.key, b.key)
+    for row in paired:
         if (row["key_a"], row["key_b"]) == keys:
             return row
         if (row["key_b"], row["key_a"]) == keys:
@@ -71,30 +72,30 @@ def paired_text(row: dict, label_a: str, label_b: str) -> str:
     return f"{label_a} - {label_b} over the same {row['n']} contexts and seeds: {'; '.join(parts)}"
 
 
-def steps_sentences(rows: list[dict], paired: list[dict] = ()) -> list[str]:
+def steps_sentences(rows: list[MeasuredCell], paired: list[dict] = ()) -> list[str]:
     """Per sampler: FVD at each number of steps, and where it is lowest (with the paired difference between
     the highest and the lowest, where ``paired`` has it)."""
     out = []
-    for sampler in sorted({r["sampler"] for r in rows}):
-        points = sorted((r for r in rows if r["sampler"] == sampler and r["steps"] and r["fvd"] is not None),
-                        key=lambda r: r["steps"])
+    for sampler in sorted({r.sampler for r in rows}):
+        points = sorted((r for r in rows if r.sampler == sampler and r.steps and r.fvd is not None),
+                        key=lambda r: r.steps)
         if points:
-            best = min(points, key=lambda r: r["fvd"])
-            listing = ", ".join(f"{r['fvd']:.2f} at {r['steps']}" for r in points)
+            best = min(points, key=lambda r: r.fvd)
+            listing = ", ".join(f"{r.fvd:.2f} at {r.steps}" for r in points)
             spread = _spread(points, paired) if len(points) > 1 else ""
-            out.append(f"{sampler.upper()}: FVD {listing} steps; lowest at {best['steps']} steps{spread}{_caveat(points)}.")
+            out.append(f"{sampler.upper()}: FVD {listing} steps; lowest at {best.steps} steps{spread}{_caveat(points)}.")
     return out
 
 
-def _spread(points: list[dict], paired: list[dict] = ()) -> str:
+def _spread(points: list[MeasuredCell], paired: list[dict] = ()) -> str:
     """How far apart the step counts' FVDs lie: the paired difference of the highest and the lowest, else
     against the real-vs-real FVD of their length and count."""
-    fvds, floors = [r["fvd"] for r in points], {r.get("floor") for r in points}
+    fvds, floors = [r.fvd for r in points], {r.fvd_real_vs_real for r in points}
     text = f"; highest and lowest differ by {max(fvds) - min(fvds):.2f}"
-    high, low = max(points, key=lambda r: r["fvd"]), min(points, key=lambda r: r["fvd"])
+    high, low = max(points, key=lambda r: r.fvd), min(points, key=lambda r: r.fvd)
     row = paired_between(paired, high, low)
     if row is not None:
-        labels = (f"{high['steps']} steps", f"{low['steps']} steps")
+        labels = (f"{high.steps} steps", f"{low.steps} steps")
         text += f" ({paired_text(row, *labels)})"
     elif len(floors) == 1 and None not in floors:
         floor = floors.pop()
@@ -102,8 +103,8 @@ def _spread(points: list[dict], paired: list[dict] = ()) -> str:
     return text
 
 
-def _pick(rows: list[dict], arm: Arm, where: dict) -> dict | None:
-    found = [r for r in rows if all(r.get(k) == v for k, v in {**arm.select, **where}.items())]
+def _pick(rows: list[MeasuredCell], arm: Arm, where: dict) -> MeasuredCell | None:
+    found = [r for r in rows if all(getattr(r, k) == v for k, v in {**arm.select, **where}.items())]
     return found[0] if found else None
 
 
@@ -112,38 +113,39 @@ def _where(group: tuple[str, ...], key: tuple) -> str:
                      for name, value in zip(group, key))
 
 
-def _versus(arms: tuple[Arm, Arm], a: dict, b: dict, pair: dict | None = None) -> str:
-    text = (f"{arms[0].label} reaches {_fvd(a)} with {a['nfe']} NFE against {arms[1].label}'s {_fvd(b)} with "
-            f"{b['nfe']} NFE ({a['nfe'] / b['nfe']:.2g}x the NFE)")
-    if a["fvd"] is not None and b["fvd"] is not None:
-        text += f"; {arms[0].label if a['fvd'] < b['fvd'] else arms[1].label} has the lower FVD"
+def _versus(arms: tuple[Arm, Arm], a: MeasuredCell, b: MeasuredCell, pair: dict | None = None) -> str:
+    text = (f"{arms[0].label} reaches {_fvd(a)} with {a.nfe} NFE against {arms[1].label}'s {_fvd(b)} with "
+            f"{b.nfe} NFE ({a.nfe / b.nfe:.2g}x the NFE)")
+    if a.fvd is not None and b.fvd is not None:
+        text += f"; {arms[0].label if a.fvd < b.fvd else arms[1].label} has the lower FVD"
         text += f"; paired, {paired_text(pair, *(arm.label for arm in arms))}" if pair else _resolved(a, b)
     return text + _caveat([a, b]) + "."
 
 
-def _resolved(a: dict, b: dict) -> str:
+def _resolved(a: MeasuredCell, b: MeasuredCell) -> str:
     """Whether the FVD gap stands out from what two real sets of the same size already differ by (the fallback
     for cells without a paired difference)."""
-    floors = [r.get("floor") for r in (a, b) if r.get("floor") is not None]
+    floors = [r.fvd_real_vs_real for r in (a, b) if r.fvd_real_vs_real is not None]
     if not floors:
         return ""
-    gap, floor = abs(a["fvd"] - b["fvd"]), max(floors)
+    gap, floor = abs(a.fvd - b.fvd), max(floors)
     relation = "smaller than" if gap < floor else "larger than"
     return f", by {gap:.2f}, {relation} the FVD between two real sets of this size ({floor:.2f})"
 
 
-def _fvd(row: dict) -> str:
-    return "no FVD (run without --no-fvd)" if row["fvd"] is None else f"FVD {row['fvd']:.2f}"
+def _fvd(row: MeasuredCell) -> str:
+    return "no FVD (run without --no-fvd)" if row.fvd is None else f"FVD {row.fvd:.2f}"
 
 
-def _caveat(rows: list[dict]) -> str:
-    if all(r["fvd"] is None for r in rows):
+def _caveat(rows: list[MeasuredCell]) -> str:
+    if all(r.fvd is None for r in rows):
         return ""
-    few = min(r["videos"] for r in rows)
+    few = min(r.n_fake for r in rows)
     return f" (from {few} videos, fewer than {FEW_VIDEOS}: not comparable)" if few < FEW_VIDEOS else ""
 
 
-def _paper_sentence(arms: tuple[Arm, Arm], a: dict, b: dict, paper: PaperReference, tables: tuple[int, ...]) -> str:
+def _paper_sentence(arms: tuple[Arm, Arm], a: MeasuredCell, b: MeasuredCell, paper: PaperReference,
+                    tables: tuple[int, ...]) -> str:
     parts = []
     for dataset in paper.datasets:
         va, vb = paper.beside(a, dataset, tables), paper.beside(b, dataset, tables)
@@ -153,11 +155,11 @@ def _paper_sentence(arms: tuple[Arm, Arm], a: dict, b: dict, paper: PaperReferen
     return f" The paper reports, {'; '.join(parts)}." if parts else ""
 
 
-def _order(a: dict, b: dict, va, vb) -> str:
+def _order(a: MeasuredCell, b: MeasuredCell, va, vb) -> str:
     """Whether our two FVDs rank the arms as the paper's two do."""
-    if None in (a["fvd"], b["fvd"], va.fvd, vb.fvd) or a["fvd"] == b["fvd"] or va.fvd == vb.fvd:
+    if None in (a.fvd, b.fvd, va.fvd, vb.fvd) or a.fvd == b.fvd or va.fvd == vb.fvd:
         return ""
-    return ", the same order as ours" if (a["fvd"] < b["fvd"]) == (va.fvd < vb.fvd) else ", the opposite order to ours"
+    return ", the same order as ours" if (a.fvd < b.fvd) == (va.fvd < vb.fvd) else ", the opposite order to ours"
 
 
 def _reported(value) -> str:

@@ -20,8 +20,9 @@ import numpy as np
 from maskbench.bench.store import ResultStore
 from maskbench.core.errors import MaskbenchError
 from maskbench.report.paired import FILE as PAIRED, read_rows
+from maskbench.report.record import samples_path
 
-from publish.measured import variant_rows
+from publish.measured import MeasuredCell, variant_rows
 
 GIF_FACTOR = 5
 GIF_ROWS, GIF_FRAME_STEP, GIF_FPS = 1, 2, 4
@@ -51,9 +52,9 @@ def gif_name(factor: int = GIF_FACTOR) -> str:
     return f"best_worst_{factor}x.gif"
 
 
-def best_and_worst(rows: list[dict], factor: int = GIF_FACTOR) -> tuple[dict, dict] | None:
+def best_and_worst(rows: list[MeasuredCell], factor: int = GIF_FACTOR) -> tuple[MeasuredCell, MeasuredCell] | None:
     """The lowest- and highest-FVD cells at ``factor`` (``None`` with fewer than two measured cells)."""
-    measured = sorted((r for r in rows if r["extrap"] == factor and r["fvd"] is not None), key=lambda r: r["fvd"])
+    measured = sorted((r for r in rows if r.extrap == factor and r.fvd is not None), key=lambda r: r.fvd)
     return (measured[0], measured[-1]) if len(measured) >= 2 else None
 
 
@@ -64,9 +65,9 @@ def best_worst_gif(grid: Path, path: Path, factor: int = GIF_FACTOR) -> bool:
 
     rows = [row for variant in sorted(path.parent.iterdir()) if variant.is_dir() for row in variant_rows(variant)]
     pair = best_and_worst(rows, factor)
-    arrays = [_samples(grid / r["variant"], r["sampler"], factor) for r in pair] if pair else []
+    arrays = [_samples(grid / r.variant, r.sampler, factor) for r in pair] if pair else []
     shown = path.with_suffix(".json")  # which cells the GIF shows, so a later collect can tell it is current
-    cells = [[r["variant"], r["key"]] for r in pair] if pair else None
+    cells = [[r.variant, r.key] for r in pair] if pair else None
     if arrays and all(a is not None for a in arrays):
         write_video(video_grid([a[:GIF_ROWS, ::GIF_FRAME_STEP] for a in arrays]), path, fps=GIF_FPS, scale=1)
         shown.write_text(json.dumps(cells))
@@ -78,19 +79,20 @@ def best_worst_gif(grid: Path, path: Path, factor: int = GIF_FACTOR) -> bool:
 
 
 def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
-    path = folder / "samples" / f"{sampler}-{factor}x.npy"
+    path = samples_path(folder, sampler, factor)
     return np.load(path) if path.is_file() else None
 
 
 def _copy(source: Path, target: Path) -> Path:
-    """``run.json`` replaced, ``results.jsonl`` merged: the target's cells the run did not measure, then the run's."""
+    """``run.json`` replaced, ``results.jsonl`` merged: the target's cells the run did not measure, then the run's
+    (every line in the current schema)."""
     target.mkdir(parents=True, exist_ok=True)
     if (source / "run.json").is_file():
         shutil.copyfile(source / "run.json", target / "run.json")
     new = ResultStore(source / "results.jsonl").records
-    keys = {r.get("key") for r in new}
-    kept = [r for r in ResultStore(target / "results.jsonl").records if r.get("key") not in keys]
-    (target / "results.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))
+    keys = {r.key for r in new}
+    kept = [r for r in ResultStore(target / "results.jsonl").records if r.key not in keys]
+    (target / "results.jsonl").write_text("".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in kept + new))
     _merge_paired(source / PAIRED, target / PAIRED)
     return target
 

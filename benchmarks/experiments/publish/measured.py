@@ -1,27 +1,58 @@
-"""Our measurements as flat rows, read from a results tree ``<root>/<grid>/<variant>/{results.jsonl,run.json}``.
+"""Our measurements, read from a results tree ``<root>/<grid>/<variant>/{results.jsonl,run.json}``.
 
-A row is one cell (variant, sampler, extrapolation) with the settings the paper's tables are keyed by
-(mode, masking, steps, time dependence) derived from the record and the variant's ``run.json``, and its
-FVD's interval, KVD and protocol (``None`` for records from before they were recorded). Paired rows
-(``paired.jsonl`` of a variant and of a grid) are read as written. When
-a variant folder holds several records of one cell (reruns with other ``--videos``), the row is the
-one with an FVD, then the most videos, then the latest.
+A row is one cell (variant, sampler, extrapolation): its :class:`CellRecord` with the record's own fields,
+plus the facts of its run (``run.json``: model card, machine) and the settings the paper's tables are
+keyed by (mode, masking, steps, time dependence) derived from them. Paired rows (``paired.jsonl`` of a
+variant and of a grid) are read as written. When a variant folder holds several records of one cell
+(reruns with other ``--videos``), the row is the one with an FVD, then the most videos, then the latest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.bench.store import ResultStore
 from maskbench.report.paired import FILE as PAIRED, read_rows
+from maskbench.report.record import CellRecord
+from maskbench.samplers.base import Sampler
 
-#: Interval fields of a record (absent from records measured before intervals were recorded).
-INTERVAL_FIELDS = ("fvd_low", "fvd_high", "kvd", "kvd_low", "kvd_high", "ci_level", "ci_method", "ci_resamples")
+
+@dataclass(frozen=True, kw_only=True)
+class MeasuredCell(CellRecord):
+    """A cell's record with what its variant's ``run.json`` says about the run, and the paper's settings.
+
+    Attributes:
+        variant: the variant folder's name.
+        mode: ``full-sequence``, ``autoregressive`` or ``stride <s>`` (paper Table 2).
+        steps: the sampler's ``steps`` option (``None`` for a sampler without one).
+        time_independent: t = 0 given to the model (the flag, or MGM's ``time=zeros``).
+        model_time_dependent: the model was trained with per-frame t.
+        masking, tokenizer: the model card's training masking and tokenizer name.
+        model: the run's ``--model`` (``shipped default`` without one).
+        device, threads, cores: the machine the run sampled on.
+        train_steps, train_loss: the model's training length and final masked cross-entropy.
+    """
+
+    variant: str
+    mode: str
+    steps: int | None
+    time_independent: bool | None
+    model_time_dependent: bool
+    masking: str | None
+    model: str
+    device: str | None
+    threads: int | None
+    cores: int | None
+    train_steps: int | None
+    train_loss: float | None
+    tokenizer: str | None
 
 
-def load_grids(root: str | Path) -> dict[str, list[dict]]:
+def load_grids(root: str | Path) -> dict[str, list[MeasuredCell]]:
     """Grid name -> its rows, for every grid folder under ``root`` that holds results."""
     root = Path(root)
     grids = {}
@@ -30,8 +61,8 @@ def load_grids(root: str | Path) -> dict[str, list[dict]]:
         rows = [row for variant in variants for row in variant_rows(variant)]
         if rows:
             grids[folder.name] = rows
-    fill_floor([row for rows in grids.values() for row in rows])
-    return grids
+    floors = known_floors([row for rows in grids.values() for row in rows])
+    return {name: [fill_floor(row, floors) for row in rows] for name, rows in grids.items()}
 
 
 def load_paired(root: str | Path) -> dict[str, list[dict]]:
@@ -53,63 +84,62 @@ def natural_key(name: str) -> list:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
-def fill_floor(rows: list[dict]) -> None:
-    """Give rows measured before the real-vs-real FVD was recorded the floor of their length, count and seed.
+def known_floors(rows: list[CellRecord]) -> dict[tuple, float]:
+    """The real-vs-real FVD of every (length, count, real count, seed) some row recorded."""
+    return {_floor_key(r): r.fvd_real_vs_real for r in rows if r.fvd_real_vs_real is not None}
+
+
+def fill_floor(row: MeasuredCell, floors: dict[tuple, float]) -> MeasuredCell:
+    """A row measured before the real-vs-real FVD was recorded, with the floor of its length, count and seed.
 
     The floor depends on nothing else (the same two real sets), so any row that has it speaks for all.
     """
-    known = {_floor_key(r): r["floor"] for r in rows if r["floor"] is not None}
-    for row in rows:
-        if row["floor"] is None and row["fvd"] is not None:
-            row["floor"] = known.get(_floor_key(row))
+    if row.fvd_real_vs_real is None and row.fvd is not None and _floor_key(row) in floors:
+        return dataclasses.replace(row, fvd_real_vs_real=floors[_floor_key(row)])
+    return row
 
 
-def _floor_key(row: dict) -> tuple:
-    return row["length"], row["videos"], row["real"], row["seed"]
+def _floor_key(row: CellRecord) -> tuple:
+    return row.length, row.n_fake, row.n_real, row.seed
 
 
-def variant_rows(folder: Path) -> list[dict]:
+def variant_rows(folder: Path) -> list[MeasuredCell]:
     """The rows of one variant folder (empty when it has no ``results.jsonl``)."""
     path = folder / "results.jsonl"
     if not path.is_file():
         return []
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
-    rows = [_row(folder.name, record, run) for record in ResultStore(path).records]
-    order = {name: i for i, name in enumerate(dict.fromkeys(r["sampler"] for r in rows))}  # the run's order
-    best: dict[tuple, dict] = {}
+    rows = [measured_cell(folder.name, record, run) for record in ResultStore(path).records]
+    order = {name: i for i, name in enumerate(dict.fromkeys(r.sampler for r in rows))}  # the run's order
+    best: dict[tuple, MeasuredCell] = {}
     for row in rows:
-        key = (row["sampler"], row["extrap"], row["options"], row["context"], row["stride"])
+        key = (row.sampler, row.extrap, json.dumps(row.options, sort_keys=True), row.context, row.stride)
         if key not in best or _rank(row) > _rank(best[key]):
             best[key] = row
-    return sorted(best.values(), key=lambda r: (order[r["sampler"]], r["extrap"]))
+    return sorted(best.values(), key=lambda r: (order[r.sampler], r.extrap))
 
 
-def _rank(row: dict) -> tuple:
-    return row["fvd"] is not None, row["videos"], row["finished"]
+def _rank(row: CellRecord) -> tuple:
+    return row.fvd is not None, row.n_fake, row.finished
 
 
-def _row(variant: str, record: dict, run: dict) -> dict:
-    options = record.get("options", "")
-    card = run.get("model_card", {})
-    return dict(
-        variant=variant, key=record.get("key"), sampler=record["sampler"], extrap=record["extrap"], frames=record["frames"],
-        context=record["context"], stride=record["stride"], mode=_mode(record), options=options,
-        steps=_option(options, "steps", int),
-        time_independent=_time_independent(options),
-        model_time_dependent=_model_time_dependent(card),
+def measured_cell(variant: str, record: CellRecord, run: dict) -> MeasuredCell:
+    """``record`` with the facts of its run (``run``: the variant's ``run.json``, empty when there is none).
+
+    A record from before the tokenizer identity was recorded gets its model card's (``prepare`` refuses
+    any other tokenizer than the card's).
+    """
+    card, machine = run.get("model_card", {}), run.get("machine", {})
+    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(CellRecord)}
+    if record.tokenizer_identity is None:
+        fields["tokenizer_identity"] = card.get("tokenizer_identity")
+    return MeasuredCell(
+        **fields, variant=variant, mode=_mode(record), steps=record.options.get("steps"),
+        time_independent=_time_independent(record.options), model_time_dependent=_model_time_dependent(card),
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
-        nfe=record["nfe"], seconds=record["seconds_per_video"], fvd=record.get("fvd"), videos=record["n_fake"],
-        **{name: record.get(name) for name in INTERVAL_FIELDS}, protocol=record.get("fvd_protocol"),
-        pairing=record.get("pairing"),
-        floor=record.get("fvd_real_vs_real"), length=record["length"], seed=record.get("seed"),
-        real=record.get("n_real", 0), finished=record.get("finished", 0.0), wall=record.get("wall_seconds"),
-        reused="reused_from" in record, device=run.get("machine", {}).get("device"),
-        threads=run.get("machine", {}).get("torch_threads"), cores=run.get("machine", {}).get("cpu_count"),
+        device=machine.get("device"), threads=machine.get("torch_threads"), cores=machine.get("cpu_count"),
         train_steps=train_steps(card.get("extra", {})), train_loss=train_loss(card.get("extra", {})),
-        tokenizer=card.get("tokenizer"),
-        tokenizer_identity=card.get("tokenizer_identity"),
-        sampler_revision=record.get("sampler_revision", 1),  # records from before revisions existed: 1
-    )
+        tokenizer=card.get("tokenizer"))
 
 
 def train_loss(extra: dict) -> float | None:
@@ -123,12 +153,12 @@ def train_steps(extra: dict) -> int | None:
     return extra.get("total_steps", extra.get("steps"))
 
 
-def _mode(record: dict) -> str:
-    if record["sampler"] == "rdm":
-        return "full-sequence"  # RDM rolls one window; its stride is the card's and does not apply
-    if record["stride"] == 1:
+def _mode(record: CellRecord) -> str:
+    if record.rollout != Sampler.rollout:
+        return "full-sequence"  # the sampler rolls out its own way (RDM: one rolling window): the stride does not apply
+    if record.stride == 1:
         return "autoregressive"  # m = k - 1 makes s = 1 = k - m too: one new frame per window is what counts
-    return "full-sequence" if record["stride"] == record["frames"] - record["context"] else f"stride {record['stride']}"
+    return "full-sequence" if record.stride == record.frames - record.context else f"stride {record.stride}"
 
 
 def _model_time_dependent(card: dict) -> bool:
@@ -137,12 +167,8 @@ def _model_time_dependent(card: dict) -> bool:
     return bool(card.get("extra", {}).get("recipe", {}).get("time_conditioning", True))
 
 
-def _time_independent(options: str) -> bool | None:
-    """t = 0 for every frame: the flag, or MGM's ``time=zeros`` (its default from revision 3)."""
-    flag = _option(options, "time_independent", lambda text: text == "True")
-    return flag or _option(options, "time", lambda text: text == "zeros") or flag
-
-
-def _option(options: str, name: str, kind):
-    match = re.search(rf"\b{name}=([^,)]+)", options)
-    return kind(match.group(1).strip("'\"")) if match else None
+def _time_independent(options: dict) -> bool | None:
+    """t = 0 for every frame: the flag, or MGM's ``time=zeros`` (its default from revision 3); ``None`` for a
+    sampler with neither option."""
+    flag = options.get("time_independent")
+    return True if flag or options.get("time") == "zeros" else flag

@@ -37,8 +37,9 @@ class PaperValue:
         if all(getattr(self, m) is None for m in METRICS):
             raise MaskbenchError(f"paper table {self.table}: a value needs at least one of {', '.join(METRICS)}")
 
-    def matches(self, row: dict) -> bool:
-        return all(row.get(key) == value for key, value in self.settings.items())
+    def matches(self, row) -> bool:
+        """Every setting equals the row's (a :class:`publish.measured.MeasuredCell`) attribute of that name."""
+        return all(getattr(row, key) == value for key, value in self.settings.items())
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class PaperReference:
         if unknown:
             raise MaskbenchError(f"paper values name undeclared data set(s) {', '.join(unknown)}")
 
-    def beside(self, row: dict, dataset: str, tables: tuple[int, ...]) -> list[PaperValue]:
+    def beside(self, row, dataset: str, tables: tuple[int, ...]) -> list[PaperValue]:
         """The values of ``tables`` on ``dataset`` whose settings all equal the row's."""
         return [v for v in self.values if v.table in tables and v.dataset == dataset and v.matches(row)]
 

@@ -8,6 +8,7 @@ Inputs: ``<docs>/results/<grid>/<variant>/{results.jsonl,run.json,paired.jsonl}`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from maskbench.report.tables import FEW_VIDEOS
 
 from publish.claims import Arm, compare, steps_sentences
 from publish.collect import GIF_FACTOR, best_and_worst, gif_name
-from publish.measured import load_grids, load_paired, train_steps
+from publish.measured import MeasuredCell, load_grids, load_paired, train_steps
 from publish.paper import PaperReference, load_paper, paper_cell
 
 DAGGER = "†"
@@ -51,74 +52,76 @@ class Section:
 SECTIONS = (
     Section("table1", "Samplers across extrapolation factors (paper Tables 1 and 5, Figure 3)",
             "MGM-style sampling keeps FM-style quality at a fraction of the NFE (and MaskFlow beats DF and RDM).",
-            ("sampler", "extrap", "nfe", "seconds", "fvd", "kvd", "floor", "videos"), (1, 5),
+            ("sampler", "extrap", "nfe", "seconds_per_video", "fvd", "kvd", "fvd_real_vs_real", "n_fake"), (1, 5),
             (Arm("MGM", {"sampler": "mgm"}), Arm("FM", {"sampler": "fm"}))),
     Section("table2", "Autoregressive against full-sequence sampling (paper Table 2)",
             "Autoregressive MGM (one new frame per window) improves FVD over full-sequence MGM at a higher NFE.",
-            ("variant", "extrap", "context", "stride", "nfe", "seconds", "fvd", "kvd", "floor", "videos"), (2, 7),
+            ("variant", "extrap", "context", "stride", "nfe", "seconds_per_video", "fvd", "kvd", "fvd_real_vs_real",
+             "n_fake"), (2, 7),
             (Arm("autoregressive MGM", {"mode": "autoregressive"}),
              Arm("full-sequence MGM", {"mode": "full-sequence"}))),
     Section("table3", "Frame-level against constant masking (paper Table 3)",
             "Frame-level masking costs nothing at the training length and is what lets rollouts extrapolate.",
-            ("variant", "masking", "sampler", "extrap", "nfe", "fvd", "kvd", "floor", "videos"), (3,),
+            ("variant", "masking", "sampler", "extrap", "nfe", "fvd", "kvd", "fvd_real_vs_real", "n_fake"), (3,),
             (Arm("frame-level masking", {"masking": "frame"}), Arm("constant masking", {"masking": "constant"})),
             ("sampler", "extrap")),
     Section("table4", "Timestep-dependent and timestep-independent models and sampling (paper Table 4)",
             "A timestep-dependent model sampled with t = 0 (eq. 8) needs no retraining and, with MGM, does best: "
             "better than MGM of a timestep-independent model.",
-            ("variant", "sampler", "extrap", "model_time_dependent", "time_independent", "nfe", "fvd", "kvd", "floor",
-             "videos"), (4,),
+            ("variant", "sampler", "extrap", "model_time_dependent", "time_independent", "nfe", "fvd", "kvd",
+             "fvd_real_vs_real", "n_fake"), (4,),
             (Arm("MGM of the timestep-dependent model", {"sampler": "mgm", "model_time_dependent": True}),
              Arm("MGM of the timestep-independent model", {"sampler": "mgm", "model_time_dependent": False}))),
     Section("figure4", "FVD of one window against sampling steps (paper Figure 4)",
             "The paper's step counts for MGM and FM sit where FVD stops improving.",
-            ("sampler", "steps", "nfe", "seconds", "fvd", "kvd", "floor", "videos")),
+            ("sampler", "steps", "nfe", "seconds_per_video", "fvd", "kvd", "fvd_real_vs_real", "n_fake")),
 )
-GENERIC = ("variant", "sampler", "extrap", "context", "stride", "steps", "nfe", "seconds", "fvd", "kvd", "floor", "videos")
+GENERIC = ("variant", "sampler", "extrap", "context", "stride", "steps", "nfe", "seconds_per_video", "fvd", "kvd",
+           "fvd_real_vs_real", "n_fake")
 
 COLUMNS = {
-    "variant": ("variant", lambda r: r["variant"]),
-    "sampler": ("sampler", lambda r: r["sampler"]),
-    "extrap": ("extrap.", lambda r: f"{r['extrap']}x"),
-    "context": ("m", lambda r: str(r["context"])),
-    "stride": ("s", lambda r: str(r["stride"])),
-    "masking": ("training masking", lambda r: str(r["masking"])),
-    "steps": ("steps / window", lambda r: "-" if r["steps"] is None else str(r["steps"])),
-    "model_time_dependent": ("model trained with t", lambda r: "yes" if r["model_time_dependent"] else "no"),
-    "time_independent": ("t given to the model", lambda r: "zeros (eq. 8)" if r["time_independent"] else "per frame"),
-    "nfe": ("NFE (counted)", lambda r: str(r["nfe"])),
-    "seconds": ("s / video", lambda r: f"{r['seconds']:.2f}"),
+    "variant": ("variant", lambda r: r.variant),
+    "sampler": ("sampler", lambda r: r.sampler),
+    "extrap": ("extrap.", lambda r: f"{r.extrap}x"),
+    "context": ("m", lambda r: str(r.context)),
+    "stride": ("s", lambda r: str(r.stride)),
+    "masking": ("training masking", lambda r: str(r.masking)),
+    "steps": ("steps / window", lambda r: "-" if r.steps is None else str(r.steps)),
+    "model_time_dependent": ("model trained with t", lambda r: "yes" if r.model_time_dependent else "no"),
+    "time_independent": ("t given to the model", lambda r: "zeros (eq. 8)" if r.time_independent else "per frame"),
+    "nfe": ("NFE (counted)", lambda r: str(r.nfe)),
+    "seconds_per_video": ("s / video", lambda r: f"{r.seconds_per_video:.2f}"),
     "fvd": ("FVD [interval]", lambda r: _fvd_cell(r)),
     "kvd": ("KVD [interval]", lambda r: _kvd_cell(r)),
-    "floor": ("FVD real vs real", lambda r: "-" if r.get("floor") is None else f"{r['floor']:.2f}"),
-    "videos": ("videos", lambda r: str(r["videos"])),
+    "fvd_real_vs_real": ("FVD real vs real", lambda r: "-" if r.fvd_real_vs_real is None else f"{r.fvd_real_vs_real:.2f}"),
+    "n_fake": ("videos", lambda r: str(r.n_fake)),
 }
 
 
-def _few(row: dict) -> bool:
+def _few(row: MeasuredCell) -> bool:
     """An FVD from too few videos to compare with anything published."""
-    return row["fvd"] is not None and row["videos"] < FEW_VIDEOS
+    return row.fvd is not None and row.n_fake < FEW_VIDEOS
 
 
-def _old(row: dict) -> bool:
+def _old(row: MeasuredCell) -> bool:
     """An FVD measured before intervals (and KVD) were recorded."""
-    return row["fvd"] is not None and row.get("ci_level") is None
+    return row.fvd is not None and row.ci_level is None
 
 
-def _fvd_cell(row: dict) -> str:
+def _fvd_cell(row: MeasuredCell) -> str:
     """``61.23 [48.10, 70.02]``; ``[no interval]`` where too few videos allow none; old records: FVD alone, flagged."""
-    if row["fvd"] is None:
+    if row.fvd is None:
         return "n/a"
-    interval = "" if _old(row) else f" {interval_text(row['fvd_low'], row['fvd_high'], 2)}"
-    return f"{row['fvd']:.2f}{interval}" + (DAGGER if _few(row) else "") + (NO_INTERVAL if _old(row) else "")
+    interval = "" if _old(row) else f" {interval_text(row.fvd_low, row.fvd_high, 2)}"
+    return f"{row.fvd:.2f}{interval}" + (DAGGER if _few(row) else "") + (NO_INTERVAL if _old(row) else "")
 
 
-def _kvd_cell(row: dict) -> str:
-    if row["fvd"] is None:
+def _kvd_cell(row: MeasuredCell) -> str:
+    if row.fvd is None:
         return "n/a"
-    if row.get("kvd") is None:
+    if row.kvd is None:
         return "-"
-    return f"{row['kvd']:.2f} {interval_text(row['kvd_low'], row['kvd_high'], 2)}"
+    return f"{row.kvd:.2f} {interval_text(row.kvd_low, row.kvd_high, 2)}"
 
 
 def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
@@ -158,26 +161,26 @@ def _setting(grids: dict, reading: dict) -> str:
     rows = [r for rows in grids.values() for r in rows]
     if not rows:
         return ""
-    models = dict.fromkeys((r["masking"], r["train_steps"], r["train_loss"], r["tokenizer"]) for r in rows)
+    models = dict.fromkeys((r.masking, r.train_steps, r.train_loss, r.tokenizer) for r in rows)
     trained = "; ".join(f"{m} masking, {_trained(s, l)}, tokenizer `{t}`" for m, s, l, t in models)
     machines = ", ".join(f"{d} ({n} thread{'s' if n != 1 else ''} per process)"
-                         for d, n in dict.fromkeys((r["device"], r["threads"]) for r in rows))
-    counts = ", ".join(str(v) for v in sorted({r["videos"] for r in rows if r["fvd"] is not None}))
+                         for d, n in dict.fromkeys((r.device, r.threads) for r in rows))
+    counts = ", ".join(str(v) for v in sorted({r.n_fake for r in rows if r.fvd is not None}))
     text = (f"## Setting\n\nMeasured with the models shipped when the grids ran ({trained}), sampled on {machines}; "
             f"generated videos per FVD cell: {counts or 'none'}.{_shipped_since(rows)}{_revised_since(rows)}\n")
     extra = reading.get("setting")
     return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
 
 
-def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
+def _shipped_since(rows: list[MeasuredCell], weights: Path = WEIGHTS) -> str:
     """A sentence when the package now ships other models than the ones measured: another training length
     or another tokenizer (``weights``: the folder holding the shipped ``latte-*`` models)."""
     now = {}
     for card in sorted(weights.glob("latte-*/maskbench.json")):
         data = json.loads(card.read_text())
         now[data.get("masking")] = (train_steps(data.get("extra", {})), data.get("tokenizer_identity"))
-    measured = dict.fromkeys((r["masking"], (r["train_steps"], r.get("tokenizer_identity"))) for r in rows
-                             if r["train_steps"] is not None)
+    measured = dict.fromkeys((r.masking, (r.train_steps, r.tokenizer_identity)) for r in rows
+                             if r.train_steps is not None)
     changed = [f"{m} masking: {now[m][0]} training steps on tokenizer {now[m][1]}" for m, was in measured
                if now.get(m) not in (None, was)]
     if not changed:
@@ -186,14 +189,14 @@ def _shipped_since(rows: list[dict], weights: Path = WEIGHTS) -> str:
             "until the grids are rerun.")
 
 
-def _revised_since(rows: list[dict], current: dict[str, int] | None = None) -> str:
+def _revised_since(rows: list[MeasuredCell], current: dict[str, int] | None = None) -> str:
     """A sentence when cells were measured by an earlier revision of a sampler's code than the installed one
     (``current``: name -> revision, default the registered samplers)."""
     if current is None:
         from maskbench.samplers import registered_samplers
 
         current = {name: cls.revision for name, cls in registered_samplers().items()}
-    measured = dict.fromkeys((r["sampler"], r.get("sampler_revision", 1)) for r in rows)
+    measured = dict.fromkeys((r.sampler, r.sampler_revision) for r in rows)
     old = [f"{name} (revision {was}, now {current[name]})" for name, was in measured
            if name in current and was < current[name]]
     if not old:
@@ -221,7 +224,7 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
         return False
     rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
-    videos = ",".join(str(v) for v in sorted({r["videos"] for r in rows}))
+    videos = ",".join(str(v) for v in sorted({r.n_fake for r in rows}))
     source = (f"{_provenance(rows)}{_shipped_since(rows)}{_revised_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
               f"--videos {videos}`, then `python benchmarks/experiments/results.py`." if rows else "No run yet.")
     block = f"{START_LINE}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md). {source}\n\n{table}"
@@ -248,7 +251,7 @@ def _header(paper: PaperReference) -> str:
             "resolve it if the difference held.\n")
 
 
-def _section(section: Section, rows: list[dict], paper: PaperReference, figures: list, images: Path,
+def _section(section: Section, rows: list[MeasuredCell], paper: PaperReference, figures: list, images: Path,
              paired: list[dict] = ()) -> str:
     head = f"## {section.title}\n\n" + (f"Paper's claim: {section.claim}\n\n" if section.claim else "")
     command = f"`maskbench experiment benchmarks/experiments/{section.grid}.yaml`"
@@ -261,14 +264,14 @@ def _section(section: Section, rows: list[dict], paper: PaperReference, figures:
     return "\n".join(p for p in parts if p)
 
 
-def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
+def _table(section: Section, rows: list[MeasuredCell], paper: PaperReference) -> str:
     frame = pd.DataFrame({COLUMNS[c][0]: [COLUMNS[c][1](r) for r in rows] for c in section.columns})
     for dataset in paper.datasets if section.paper_tables else []:
         cells = [paper_cell(paper.beside(r, dataset, section.paper_tables)) for r in rows]
         if any(cells):
             frame[f"paper {dataset}: NFE / FVD"] = cells
     notes = [f"{DAGGER} fewer than {FEW_VIDEOS} videos: not comparable."] if any(_few(r) for r in rows) else []
-    notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r["fvd"] is None for r in rows) else []
+    notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r.fvd is None for r in rows) else []
     notes += _interval_notes(rows)
     notes += [f"T{v.table} {v.dataset} {v.settings.get('sampler', '')} {v.settings.get('extrap', '')}x: {v.note}."
               for v in paper.values if v.note and v.table in section.paper_tables]
@@ -276,28 +279,28 @@ def _table(section: Section, rows: list[dict], paper: PaperReference) -> str:
     return table + ("\n" + " ".join(notes) + "\n" if notes else "")
 
 
-def _interval_notes(rows: list[dict]) -> list[str]:
+def _interval_notes(rows: list[MeasuredCell]) -> list[str]:
     """What the intervals are, which FVDs have none, and the FVD protocol of the measured cells."""
     notes = []
-    new = [r for r in rows if r["fvd"] is not None and not _old(r)]
+    new = [r for r in rows if r.fvd is not None and not _old(r)]
     if new:
-        notes.append(f"Intervals: {new[0]['ci_level']:.0%} {new[0]['ci_method']} bootstrap over videos "
-                     f"({new[0]['ci_resamples']} resamples), for the distance at infinitely many videos: FVD is biased "
+        notes.append(f"Intervals: {new[0].ci_level:.0%} {new[0].ci_method} bootstrap over videos "
+                     f"({new[0].ci_resamples} resamples), for the distance at infinitely many videos: FVD is biased "
                      "upwards by about D/N (D = 400 features), so at small N its interval can lie below the value; "
                      "KVD is unbiased and can be negative.")
     if any(_old(r) for r in rows):
         notes.append(f"{NO_INTERVAL} no interval: measured before intervals were recorded (no KVD either; a rerun of "
                      "the grid records both).")
-    if any(r["fvd"] is not None for r in rows):
+    if any(r.fvd is not None for r in rows):
         notes.append(_protocol_note(rows))
     return notes
 
 
-def _protocol_note(rows: list[dict]) -> str:
+def _protocol_note(rows: list[MeasuredCell]) -> str:
     counts: dict = {}
     for r in rows:
-        if r["fvd"] is not None:
-            counts[r.get("protocol")] = counts.get(r.get("protocol"), 0) + 1
+        if r.fvd is not None:
+            counts[r.fvd_protocol] = counts.get(r.fvd_protocol, 0) + 1
     if list(counts) == [None]:
         return "FVD protocol: not recorded (measured before protocols were recorded)."
     parts = [f"{name} ({PROTOCOLS.get(name, name)})" for name in counts if name is not None]
@@ -307,13 +310,13 @@ def _protocol_note(rows: list[dict]) -> str:
     return f"FVD protocol: {'; '.join(parts)}."
 
 
-def _paired_table(rows: list[dict], paired: list[dict]) -> str:
+def _paired_table(rows: list[MeasuredCell], paired: list[dict]) -> str:
     """The paired differences between the table's cells: within a variant (samplers) and across variants."""
-    keys = {r["key"] for r in rows if r.get("key")}
+    keys = {r.key for r in rows}
     shown = {(p["key_a"], p["key_b"]): p for p in paired if p["key_a"] in keys and p["key_b"] in keys}
     if not shown:
         return ""
-    several = len({r["variant"] for r in rows}) > 1
+    several = len({r.variant for r in rows}) > 1
     frame = pd.DataFrame([{"paired difference": _pair_label(p, several), "extrap.": f"{p['extrap']}x",
                            "videos": str(p["n"]), "FVD difference [interval]": difference_text(p, "fvd", 2),
                            "KVD difference [interval]": difference_text(p, "kvd", 2)} for p in shown.values()])
@@ -329,20 +332,20 @@ def _pair_label(row: dict, several: bool) -> str:
     return f"{row['a']} - {row['b']}" + (f" (`{row['variant']}`)" if several and row.get("variant") else "")
 
 
-def _provenance(rows: list[dict]) -> str:
+def _provenance(rows: list[MeasuredCell]) -> str:
     models: dict[tuple, list[str]] = {}
     for r in rows:
-        machine = r["device"] + (f" ({r['cores']} cores)" if r.get("cores") else "")
-        trained = f", {r['train_steps']} training steps" if r.get("train_steps") is not None else ""
-        names = models.setdefault((r["model"], r["masking"] + " masking" + trained, machine), [])
-        names += [] if f"`{r['variant']}`" in names else [f"`{r['variant']}`"]
+        machine = r.device + (f" ({r.cores} cores)" if r.cores else "")
+        trained = f", {r.train_steps} training steps" if r.train_steps is not None else ""
+        names = models.setdefault((r.model, r.masking + " masking" + trained, machine), [])
+        names += [] if f"`{r.variant}`" in names else [f"`{r.variant}`"]
     return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {d}" for (m, k, d), v in models.items()) + "."
 
 
-def _wall(rows: list[dict]) -> str:
+def _wall(rows: list[MeasuredCell]) -> str:
     """The grid's wall time here: its own cells (copies of other grids' identical cells cost nothing)."""
-    own = [r for r in rows if not r["reused"]]
-    timed = [r["wall"] for r in own if r["wall"] is not None]
+    own = [r for r in rows if r.reused_from is None]
+    timed = [r.wall_seconds for r in own if r.wall_seconds is not None]
     text = f"Wall time: {sum(timed) / 60:.1f} min for the {_cells(len(timed))} measured in this grid" if timed else "Wall time"
     if len(timed) < len(own):
         text += f" ({'and ' if timed else 'not recorded: '}{_cells(len(own) - len(timed))} measured before wall time was recorded)"
@@ -357,8 +360,8 @@ def _cells(count: int) -> str:
 def _figures(grids: dict, images: Path) -> list[tuple[str, str, str]]:
     """Figure 3 from table1 (plus table2's autoregressive cells), Figure 4 from figure4; stale images removed."""
     links = []
-    points = grids.get("table1", []) + [{**r, "sampler": f"{r['sampler']} (autoregressive)"}
-                                        for r in grids.get("table2", []) if r["mode"] == "autoregressive"]
+    points = grids.get("table1", []) + [dataclasses.replace(r, sampler=f"{r.sampler} (autoregressive)")
+                                        for r in grids.get("table2", []) if r.mode == "autoregressive"]
     if _plot(points, images / FIGURE3, fvd_vs_nfe, "FVD vs total NFE (paper Figure 3)"):
         links.append(("table1", "Figure 3: FVD against total NFE", FIGURE3))
     if _plot(grids.get("figure4", []), images / FIGURE4, fvd_vs_steps, "FVD of one window vs steps (paper Figure 4)"):
@@ -366,8 +369,8 @@ def _figures(grids: dict, images: Path) -> list[tuple[str, str, str]]:
     return links
 
 
-def _plot(records: list[dict], path: Path, plot, title: str) -> bool:
-    counts = sorted({r["videos"] for r in records if r["fvd"] is not None})
+def _plot(records: list[MeasuredCell], path: Path, plot, title: str) -> bool:
+    counts = sorted({r.n_fake for r in records if r.fvd is not None})
     if not counts:
         path.unlink(missing_ok=True)
         return False
@@ -376,17 +379,17 @@ def _plot(records: list[dict], path: Path, plot, title: str) -> bool:
     return True
 
 
-def _gif(grid: str, rows: list[dict], images: Path) -> str:
+def _gif(grid: str, rows: list[MeasuredCell], images: Path) -> str:
     pair = best_and_worst(rows, GIF_FACTOR)
     if not pair or not (images / grid / gif_name()).is_file():
         return ""
-    best, worst = (f"{r['sampler']} (`{r['variant']}`, FVD {r['fvd']:.2f})" for r in pair)
+    best, worst = (f"{r.sampler} (`{r.variant}`, FVD {r.fvd:.2f})" for r in pair)
     return (f"![best and worst at {GIF_FACTOR}x](results/{grid}/{gif_name()})\n\n"
             f"Samples at {GIF_FACTOR}x (one video each, every other frame): left the lowest FVD, {best}; "
             f"right the highest, {worst}.\n")
 
 
-def _discussion(section: Section, rows: list[dict], paper: PaperReference, paired: list[dict] = ()) -> str:
+def _discussion(section: Section, rows: list[MeasuredCell], paper: PaperReference, paired: list[dict] = ()) -> str:
     if not section.claim:
         return ""
     head = f"### {section.title}\n\nPaper: {section.claim}\n\n"

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
+from maskbench.bench.config import DEFAULT_SAMPLERS
 from maskbench.core.errors import MaskbenchError
 
 
@@ -101,27 +102,6 @@ def existing_path(text: str) -> str:
     return text
 
 
-def sampler_options(pairs: Sequence[str], names: Sequence[str], time_independent: bool) -> dict:
-    """Build every named sampler from ``--opt sampler.option=value`` pairs (validated, typed)."""
-    from maskbench.samplers import get_sampler, parse_option
-
-    for name in names:
-        get_sampler(name)  # unknown names fail first, listing the registered ones
-    options: dict[str, dict] = {name: {} for name in names}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        sampler, dot, option = key.partition(".")
-        if not sep or not dot:
-            raise MaskbenchError(f"--opt expects SAMPLER.OPTION=VALUE, got {pair!r}")
-        if sampler not in options:
-            raise MaskbenchError(f"--opt {pair!r} names sampler {sampler!r}, which is not in --samplers")
-        options[sampler][option] = parse_option(get_sampler(sampler).Options, option, value, prefix=f"{sampler}.")
-    if time_independent:
-        for opts in options.values():
-            opts.setdefault("time_independent", True)
-    return {name: get_sampler(name)(**opts) for name, opts in options.items()}
-
-
 def opt_pair(text: str) -> str:
     """``SAMPLER.OPTION=VALUE`` (its value is typed and checked against the sampler's options later)."""
     key, sep, _ = text.partition("=")
@@ -143,17 +123,12 @@ def add_sampler_arguments(p: argparse.ArgumentParser, default: str) -> None:
 def cmd_nfe(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from maskbench.bench.nfe import NFEConfig, counted_nfe
-    from maskbench.core.rollout import RolloutPlan
-    from maskbench.core.progress import bar
+    from maskbench.bench.config import sampler_options
+    from maskbench.bench.nfe import NFEConfig, nfe_rows
 
-    config = NFEConfig(args.samplers, args.frames, args.context, args.stride, args.extrap)
-    samplers = sampler_options(args.opt, config.samplers, args.time_independent)
-    rows = []
-    cells = [(name, factor) for name in config.samplers for factor in config.factors]
-    for name, factor in bar(cells, desc="counting NFE", unit="cell"):  # one sampler loop per cell: seconds each
-        plan = RolloutPlan.from_extrapolation(config.frames, config.context, config.stride, factor)
-        rows.append({"sampler": name, "extrap": factor, "nfe": counted_nfe(samplers[name], plan, config.grid, config.vocab_size)})
+    config = NFEConfig(sampler_options(args.samplers, args.opt), args.frames, args.context, args.stride, args.extrap,
+                       time_independent=args.time_independent)
+    rows = nfe_rows(config, progress=True)
     if args.format == "csv":
         print("sampler,extrap,nfe")
         for row in rows:
@@ -182,14 +157,15 @@ def cmd_samplers(args: argparse.Namespace) -> int:
 
 def run_config(args: argparse.Namespace, videos: int):
     """``maskbench run``'s arguments as a validated :class:`~maskbench.bench.config.RunConfig`."""
-    from maskbench.bench.config import RunConfig
+    from maskbench.bench.config import RunConfig, sampler_options
 
     return RunConfig(
-        samplers=args.samplers, factors=args.extrap, model=args.model, tokenizer=args.tokenizer,
-        tokenizer_path=args.tokenizer_path, data=args.data, split=None if args.split == "all" else (args.split or "test"),
+        samplers=sampler_options(args.samplers, args.opt), factors=args.extrap, model=args.model,
+        tokenizer=args.tokenizer, tokenizer_path=args.tokenizer_path, data=args.data,
+        split=None if args.split == "all" else (args.split or "test"),
         videos=videos, frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
         time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
-        options=tuple(args.opt), fvd=args.fvd, samples=args.samples, fvd_protocol=args.fvd_protocol,
+        fvd=args.fvd, samples=args.samples, fvd_protocol=args.fvd_protocol,
     )
 
 
@@ -202,35 +178,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight.check_out(args.out)
     preflight.check_data(args.data, args.split)
     preflight.check_existing(args.tokenizer_path, "--tokenizer-path")
-    run_config(args, args.videos or 4)  # numbers and combinations (both default counts are valid)
     card = preflight.check_model(args.model or preflight.DEFAULT_MODEL, args.tokenizer)
-    # 2. Samplers, options, geometry, tokenizer name, I3D weights, device: still before any weights are loaded.
-    samplers = sampler_options(args.opt, args.samplers, args.time_independent)
+    # 2. The config (samplers, options, numbers, combinations), then geometry, tokenizer name, I3D weights,
+    #    device: still before any weights are loaded.
     from maskbench.core.distributed import local_device
     from maskbench.bench.context import default_videos
 
     config = run_config(args, args.videos if args.videos is not None else default_videos(local_device(args.device)))
     from maskbench.bench.resume import finished_already
     from maskbench.bench.run import run_benchmark
+    from maskbench.report.tables import FEW_VIDEOS
 
     out = Path(config.out)
-    if not finished_already(config, samplers, out):  # a finished run needs none of what follows
+    if not finished_already(config, out):  # a finished run needs none of what follows
         preflight.check_before_loading(config, card)
         # 3. The work.
-        run_benchmark(config, samplers)
+        run_benchmark(config)
     written = [name for name in ("results.md", "results.csv", "fvd_vs_nfe.png", "run.json", "estimate.json")
                if (out / name).exists()]
     grids = sorted(path.name for path in out.glob("grid_*x.gif"))
     print(f"results in {out}: {', '.join(written + grids)}")
-    if config.fvd and config.videos < 256:
-        print(f"note: FVD from {config.videos} videos per cell (fewer than 256) is biased and not comparable with "
-              "published numbers; raise --videos for comparable FVD")
+    if config.fvd and config.videos < FEW_VIDEOS:
+        print(f"note: FVD from {config.videos} videos per cell (fewer than {FEW_VIDEOS}) is biased and not comparable "
+              "with published numbers; raise --videos for comparable FVD")
     return 0
 
 
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="samplers x extrapolation factors: counted NFE, seconds, FVD, tables, plots, videos")
-    add_sampler_arguments(p, "mgm,fm,df,rdm")
+    add_sampler_arguments(p, ",".join(DEFAULT_SAMPLERS))
     p.add_argument("--extrap", type=int_list, default=(2,), help="extrapolation factors, comma-separated, L = x * k (default 2)")
     p.add_argument("--model", help="trained model folder (default: the shipped frame-level ViZDoom model)")
     p.add_argument("--tokenizer", help="registered tokenizer name, e.g. vizdoom-vq or vqgan (default: the model's)")
@@ -265,7 +241,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     runs = grid.configs(out=args.out, only=args.variants, samplers=args.samplers, factors=args.extrap,
                         videos=args.videos, device=args.device,
                         batch_size=args.batch_size, fvd=args.fvd, fvd_protocol=args.fvd_protocol)
-    outs = run_grid(grid, runs, lambda c: sampler_options(c.options, c.samplers, c.time_independent))
+    outs = run_grid(grid, runs)
     if world()[0] == 0:
         print(f"{grid.name}: {len(outs)} variant(s) in {outs[0].parent}; collect with `python benchmarks/experiments/results.py --collect {outs[0].parent.parent}`")
     return 0
@@ -453,7 +429,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("nfe", help="count every sampler's NFE against a weightless stand-in model")
-    add_sampler_arguments(p, "mgm,fm,df,rdm")
+    add_sampler_arguments(p, ",".join(DEFAULT_SAMPLERS))
     p.add_argument("--frames", type=positive_int, default=16, help="window length k (default 16)")
     p.add_argument("--context", type=positive_int, default=2, help="context frames m (default 2)")
     p.add_argument("--stride", type=positive_int, default=14, help="stride s <= k - m (default 14)")

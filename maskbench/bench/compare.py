@@ -40,9 +40,10 @@ class CompareConfig:
 
     def __post_init__(self) -> None:
         from maskbench.core.data import POSITIONS
+        from maskbench.metrics.i3d import MIN_FRAMES
 
-        if self.frames < 9:
-            raise MaskbenchError(f"--frames {self.frames}: the Kinetics I3D needs at least 9 frames")
+        if self.frames < MIN_FRAMES:
+            raise MaskbenchError(f"--frames {self.frames}: the Kinetics I3D needs at least {MIN_FRAMES} frames")
         if self.videos is not None and self.videos < 2:
             raise MaskbenchError("FVD needs at least 2 videos per side")
         if self.position not in POSITIONS:

@@ -1,43 +1,54 @@
-"""Typed configuration of ``maskbench run`` (validated before any work starts)."""
+"""Typed configuration of ``maskbench run`` (validated before any work starts), and the one place samplers are built."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from maskbench.core.config import setting
 from maskbench.core.errors import MaskbenchError
+
+#: ``--samplers`` of ``maskbench run`` and ``maskbench nfe`` when not given: the paper's four.
+DEFAULT_SAMPLERS = ("mgm", "fm", "df", "rdm")
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One benchmark run: samplers x extrapolation factors on one model and data set.
 
-    ``frames``/``context``/``stride`` of ``None`` take the model card's training values.
+    ``samplers`` maps each sampler's registry name to the options the user set for it, typed
+    (``{"mgm": {"steps": 10}, "fm": {}}``; a plain sequence of names sets none); every other option
+    takes the sampler's default, ``schedule`` the model card's (:func:`build_samplers`). Names,
+    options and their combinations are checked here, before any work. ``frames``/``context``/``stride``
+    of ``None`` take the model card's training values.
     """
 
-    samplers: tuple[str, ...] = ("mgm", "fm", "df", "rdm")
-    factors: tuple[int, ...] = (2,)
-    model: str | None = None
-    tokenizer: str | None = None
-    tokenizer_path: str | None = None
-    data: str | None = None
-    split: str | None = "test"
-    videos: int = 4
-    frames: int | None = None
-    context: int | None = None
-    stride: int | None = None
-    seed: int = 0
-    time_independent: bool = False
-    device: str = "auto"
-    out: str = "runs/latest"
-    batch_size: int | None = None
-    options: tuple[str, ...] = ()
-    fvd: bool = True
-    samples: int = 4
-    fvd_protocol: str = "full"
+    samplers: Mapping[str, Mapping[str, Any]] = setting(
+        default_factory=lambda: {name: {} for name in DEFAULT_SAMPLERS},
+        help="registry name -> the options set for it, typed, in the order the cells run")
+    factors: tuple[int, ...] = setting((2,), "extrapolation factors x, rollouts of L = x * k frames")
+    model: str | None = setting(None, "trained model folder (None: the shipped frame-level ViZDoom model)")
+    tokenizer: str | None = setting(None, "registered tokenizer name (None: the model card's)")
+    tokenizer_path: str | None = setting(None, "the tokenizer's weights folder (None: its shipped weights)")
+    data: str | None = setting(None, "videos (None: the embedded ViZDoom test split, rendered on first use)")
+    split: str | None = setting("test", "split of data: train or test (None: every video)")
+    videos: int = setting(4, "videos per cell")
+    frames: int | None = setting(None, "window k (None: the model card's)")
+    context: int | None = setting(None, "context frames m (None: the model card's)")
+    stride: int | None = setting(None, "stride s <= k - m (None: the model card's)")
+    seed: int = setting(0, "seed of the contexts and of every sampler's draws")
+    time_independent: bool = setting(False, "every sampler passes t = 0 to the model (paper eq. 8), unless its "
+                                            "options say otherwise")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
+    out: str = setting("runs/latest", "output folder; a rerun into it skips finished cells")
+    batch_size: int | None = setting(None, "videos sampled together (None: 8 on CPU, 32 on CUDA)")
+    fvd: bool = setting(True, "score FVD (off: NFE and timing only)")
+    samples: int = setting(4, "videos per cell kept for the grids")
+    fvd_protocol: str = setting("full", "frames I3D scores: full or center16")
 
     def __post_init__(self) -> None:
-        if not self.samplers:
-            raise MaskbenchError("no sampler given; pass --samplers mgm,fm,df,rdm")
+        object.__setattr__(self, "samplers", named_options(self.samplers))
         if not self.factors or any(f < 1 for f in self.factors):
             raise MaskbenchError(f"extrapolation factors must be integers >= 1, got {self.factors}")
         if self.videos < 1:
@@ -49,7 +60,66 @@ class RunConfig:
         check_protocol(self.fvd_protocol)
         if self.batch_size is not None and self.batch_size < 1:
             raise MaskbenchError(f"--batch-size must be at least 1, got {self.batch_size}")
+        build_samplers(self)  # names, options and their combinations, before any work
 
-    def explicit_options(self, sampler: str) -> set[str]:
-        """Options the user set for ``sampler`` with ``--opt``."""
-        return {pair.split("=", 1)[0].split(".", 1)[1] for pair in self.options if pair.startswith(f"{sampler}.")}
+
+def named_options(samplers: Mapping[str, Mapping[str, Any]] | Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``samplers`` of a config as a plain ``{name: {option: value}}`` (a sequence of names sets no option)."""
+    if isinstance(samplers, str) or not isinstance(samplers, (Mapping, Sequence)):
+        raise MaskbenchError(f"samplers must map sampler names to their options, got {samplers!r}")
+    named = samplers.items() if isinstance(samplers, Mapping) else ((name, {}) for name in samplers)
+    result = {str(name): dict(options or {}) for name, options in named}
+    if not result:
+        raise MaskbenchError(f"no sampler given; pass --samplers {','.join(DEFAULT_SAMPLERS)}")
+    return result
+
+
+def sampler_options(names: Iterable[str], pairs: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, dict[str, Any]]:
+    """``RunConfig.samplers`` from sampler names and ``SAMPLER.OPTION=VALUE`` settings, every value typed.
+
+    Args:
+        names: registry names; an unknown one fails first, listing the registered ones.
+        pairs: ``--opt`` texts (``"mgm.steps=10"``), or a grid's mapping (``{"mgm.steps": 10}``, values
+            as YAML typed them).
+    """
+    from maskbench.samplers import get_sampler, parse_option
+
+    options: dict[str, dict[str, Any]] = {name: {} for name in names}
+    classes = {name: get_sampler(name) for name in options}
+    items = pairs.items() if isinstance(pairs, Mapping) else (_split_pair(pair) for pair in pairs)
+    for key, value in items:
+        sampler, dot, option = str(key).partition(".")
+        pair = f"{key}={value}"
+        if not dot:
+            raise MaskbenchError(f"--opt expects SAMPLER.OPTION=VALUE, got {pair!r}")
+        if sampler not in options:
+            raise MaskbenchError(f"--opt {pair!r} names sampler {sampler!r}, which is not in --samplers")
+        options[sampler][option] = parse_option(classes[sampler].Options, option, value, prefix=f"{sampler}.")
+    return options
+
+
+def _split_pair(pair: str) -> tuple[str, str]:
+    key, sep, value = pair.partition("=")
+    if not sep:
+        raise MaskbenchError(f"--opt expects SAMPLER.OPTION=VALUE, got {pair!r}")
+    return key, value
+
+
+def build_samplers(config: RunConfig, card: Any = None) -> dict:
+    """Every sampler of ``config`` (a :class:`RunConfig`, or any config with ``samplers`` and
+    ``time_independent``: ``NFEConfig``), built once and never changed after: name -> ``Sampler``.
+
+    Each option is, in this order of precedence, the one ``config.samplers`` sets, else the model card's
+    (``schedule``, the schedule the model was trained with; ``card`` ``None``: none), else
+    ``time_independent=True`` under ``config.time_independent``, else the sampler's default.
+    """
+    from maskbench.samplers import get_sampler, option_fields
+
+    built = {}
+    for name, explicit in config.samplers.items():
+        cls = get_sampler(name)
+        defaults: dict[str, Any] = {"time_independent": True} if config.time_independent else {}
+        if card is not None and "schedule" in option_fields(cls.Options):
+            defaults["schedule"] = card.schedule
+        built[name] = cls(**{**defaults, **explicit})
+    return built

@@ -13,11 +13,10 @@ from maskbench.core.denoiser import BackboneDenoiser
 from maskbench.core.distributed import local_device
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan
-from maskbench.bench.config import RunConfig
+from maskbench.bench.config import RunConfig, build_samplers
 from maskbench.bench.preflight import DEFAULT_MODEL  # one home: preflight needs it without torch
+from maskbench.metrics.i3d import MIN_FRAMES
 from maskbench.metrics.protocols import check_protocol
-
-MIN_FVD_FRAMES = 9  # the Kinetics I3D's temporal pooling needs this many
 
 
 @dataclass
@@ -58,7 +57,9 @@ def default_videos(device: torch.device) -> int:
     """Videos per cell of a plain ``maskbench run``: the least comparable FVD set on a GPU; on a CPU,
     what 4 samplers at 2x sample and score in about ten minutes on 2 cores (the run then prints
     what the full protocol would take)."""
-    return 256 if device.type == "cuda" else 4
+    from maskbench.report.tables import FEW_VIDEOS
+
+    return FEW_VIDEOS if device.type == "cuda" else 4
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -67,8 +68,9 @@ def default_batch_size(device: torch.device) -> int:
     return 32 if device.type == "cuda" else 8
 
 
-def prepare(config: RunConfig, samplers: dict) -> Bench:
-    """Load model, tokenizer and data, and draw the paired contexts; all checks before any sampling."""
+def prepare(config: RunConfig) -> Bench:
+    """Load model, tokenizer and data, build the samplers (:func:`~maskbench.bench.config.build_samplers`) and
+    draw the paired contexts; all checks before any sampling."""
     device = local_device(config.device)
     model, card = load_model(config.model or DEFAULT_MODEL, device)
     frames, context, stride = config.frames or card.frames, config.context or card.context, config.stride or card.stride
@@ -76,8 +78,8 @@ def prepare(config: RunConfig, samplers: dict) -> Bench:
         raise MaskbenchError(f"--frames {frames} exceeds the model's trained window of {model.config.max_frames} frames")
     for factor in config.factors:
         plan = RolloutPlan.from_extrapolation(frames, context, stride, factor)
-        if config.fvd and plan.length < MIN_FVD_FRAMES:
-            raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FVD_FRAMES} frames, {factor}x gives "
+        if config.fvd and plan.length < MIN_FRAMES:
+            raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FRAMES} frames, {factor}x gives "
                                  f"{plan.length}; raise --extrap or pass --no-fvd")
         if config.fvd:
             check_protocol(config.fvd_protocol, plan.length)
@@ -88,11 +90,8 @@ def prepare(config: RunConfig, samplers: dict) -> Bench:
     for length in lengths:  # one draw per rollout length, so a cell does not depend on the other factors asked
         firsts, truth[length] = cell_windows(videos, length, context, config.videos, config.seed, config.samples)
         contexts[length] = _encode(tokenizer, firsts, config.batch_size or 8)
-    for sampler in samplers.values():
-        if "schedule" not in config.explicit_options(sampler.name):
-            sampler.options.schedule = card.schedule
     return Bench(config, device, card, BackboneDenoiser(model), tokenizer, videos, frames, context, stride,
-                 contexts, truth, samplers, weights_identity(config.model or DEFAULT_MODEL))
+                 contexts, truth, build_samplers(config, card), weights_identity(config.model or DEFAULT_MODEL))
 
 
 def _tokenizer(config: RunConfig, card: ModelCard, model, device):
@@ -118,8 +117,10 @@ def _videos(config: RunConfig, card: ModelCard):
     if not (path / "meta.json").exists():
         from maskbench.core.data.vizdoom import render_dataset
 
-        print(f"first use: rendering the embedded ViZDoom data set (625 videos, 2.2 GB, about 2 min on 2 cores) into "
-              f"{path}; set MASKBENCH_DATA to put it elsewhere", flush=True)
+        # How long depends on the number and speed of the cores: render_dataset's bar measures it, we do not guess.
+        print(f"first use: rendering the embedded ViZDoom data set once (625 videos of 300 frames, 2.2 GB, one game "
+              f"per core; on a terminal a bar shows the time left) into {path}; set MASKBENCH_DATA to put it elsewhere",
+              flush=True)
         render_dataset(path, size=card.frame_size)
     return open_videos(path, size=card.frame_size, split="test")
 

@@ -9,11 +9,12 @@ A grid file::
       full-sequence: {}                   # the model card's k, m, s
       autoregressive: {context: 15, stride: 1}
 
-Every key of ``defaults`` and of a variant is a :class:`RunConfig` field except ``out``: variant ``v``
-runs into ``<out>/v`` through ``run_benchmark``, so a rerun skips the cells it finished, and a cell
+Every key of ``defaults`` and of a variant is a :class:`RunConfig` field except ``out`` (``samplers`` a
+list of names), or ``options``, a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``),
+merged key by key; values are typed by :mod:`maskbench.core.config`. Variant ``v`` runs into ``<out>/v``
+through ``run_benchmark``, so a rerun skips the cells it finished, and a cell
 already measured with the identical key by any grid beside it (``<out>/../*/*/results.jsonl``: Table 3's
-frame-level MGM at 1x is Table 4's and Figure 4's) is copied instead of sampled again. ``options``
-is a mapping ``sampler.option: value`` (``--opt`` of ``maskbench run``), merged key by key. After the
+frame-level MGM at 1x is Table 4's and Figure 4's) is copied instead of sampled again. After the
 variants ran, ``<out>/paired.jsonl`` holds the paired differences between variants whose cells of one
 sampler and factor saw the same contexts and seeds (:mod:`maskbench.bench.grid_pairs`). Relative
 paths (``model``, ``data``, ``tokenizer_path``) are taken from the current folder, else from the
@@ -24,15 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from maskbench.core.config import field_types, typed_fields
 from maskbench.core.distributed import world
 from maskbench.core.errors import MaskbenchError
-from maskbench.bench.config import RunConfig
+from maskbench.bench.config import DEFAULT_SAMPLERS, RunConfig, sampler_options
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GRID_KEYS = ("name", "description", "defaults", "variants")
@@ -49,9 +49,10 @@ def resolve_path(text: str) -> str:
 
 
 def variant_fields() -> dict[str, Any]:
-    """RunConfig field -> type a grid may set (``out`` belongs to the runner)."""
-    hints = typing.get_type_hints(RunConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(RunConfig) if f.name != "out"}
+    """Key -> type a grid may set: RunConfig's fields (``out`` belongs to the runner), ``samplers`` as a list of
+    names, and ``options``, ``sampler.option`` -> value."""
+    fields = {name: hint for name, hint in field_types(RunConfig).items() if name != "out"}
+    return {**fields, "samplers": tuple[str, ...], "options": dict}
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,22 @@ class Variant:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.match(self.name):
             raise MaskbenchError(f"variant name {self.name!r} must be letters, digits, '.', '_' or '-' (a folder name)")
-        known = variant_fields()
-        unknown = sorted(set(self.settings) - set(known))
-        if unknown:
-            raise MaskbenchError(f"variant {self.name!r}: unknown field(s) {', '.join(unknown)}; "
-                                 f"fields: {', '.join(sorted(known))}")
-        typed = {key: _typed(f"variant {self.name!r}", key, value, known[key]) for key, value in self.settings.items()}
+        where = f"variant {self.name!r}"
+        settings = dict(self.settings)
+        if "options" in settings:
+            settings["options"] = _options_map(settings["options"], where)
+        if settings.get("split") == "all":
+            settings["split"] = None  # RunConfig keeps --split all as None
+        typed = typed_fields(RunConfig, settings, f"{where}: ", variant_fields())
+        typed.update({key: resolve_path(typed[key]) for key in PATH_FIELDS if typed.get(key) is not None})
         object.__setattr__(self, "settings", typed)
 
     def config(self, out: Path, **overrides: Any) -> RunConfig:
         """The variant's RunConfig, writing into ``out / name``; ``overrides`` of ``None`` are ignored."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        return RunConfig(**{**self.settings, **given, "out": str(Path(out) / self.name)})
+        settings = {key: value for key, value in self.settings.items() if key not in ("samplers", "options")}
+        samplers = sampler_options(self.settings.get("samplers", DEFAULT_SAMPLERS), self.settings.get("options", {}))
+        return RunConfig(**{**settings, **given, "samplers": samplers, "out": str(Path(out) / self.name)})
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ def load_grid(path: str | Path) -> Grid:
 
 
 def _only_cells(config: RunConfig, samplers: tuple[str, ...], factors: tuple[int, ...]) -> RunConfig | None:
-    keep_samplers = tuple(s for s in config.samplers if not samplers or s in samplers)
+    keep_samplers = {name: options for name, options in config.samplers.items() if not samplers or name in samplers}
     keep_factors = tuple(f for f in config.factors if not factors or f in factors)
     if not keep_samplers or not keep_factors:
         return None
@@ -152,20 +157,20 @@ def measured_cells(out: Path) -> list[Path]:
     return sorted(Path(out).parent.parent.glob("*/*/results.jsonl"))
 
 
-def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]], build_samplers: Callable[[RunConfig], dict]) -> list[Path]:
-    """Run each variant with ``run_benchmark``; samplers, options and models are all checked first. Then (rank 0)
-    the paired differences between variants, ``<out>/paired.jsonl`` (:mod:`maskbench.bench.grid_pairs`)."""
-    from maskbench.bench.run import run_benchmark
+def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]]) -> list[Path]:
+    """Run each variant with ``run_benchmark``; models and every other prerequisite are all checked first (samplers
+    and options already were, by each RunConfig). Then (rank 0) the paired differences between variants,
+    ``<out>/paired.jsonl`` (:mod:`maskbench.bench.grid_pairs`)."""
+    from maskbench.bench import run
 
-    samplers = [build_samplers(config) for _, config in runs]
     for name, config in runs:
         _check_model(grid, name, config, [n for n, _ in runs if n != name])
         _preflight(config)  # every variant's prerequisites before the first one runs
     outs = []
-    for index, ((name, config), built) in enumerate(zip(runs, samplers), start=1):
+    for index, (name, config) in enumerate(runs, start=1):
         if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
             print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
-        outs.append(run_benchmark(config, built, reuse=measured_cells(Path(config.out))))
+        outs.append(run.run_benchmark(config, reuse=measured_cells(Path(config.out))))
     if runs and world()[0] == 0:
         _grid_pairs(grid, Path(runs[0][1].out).parent)
     return outs
@@ -239,27 +244,3 @@ def _options_map(value: Any, where: str) -> dict:
     if isinstance(value, list) and all(isinstance(v, str) and "=" in v for v in value):
         return dict(v.split("=", 1) for v in value)
     raise MaskbenchError(f"{where}: options must map sampler.option to a value, e.g. {{mgm.steps: 20}}")
-
-
-def _typed(where: str, key: str, value: Any, hint: Any) -> Any:
-    """A YAML value checked against the RunConfig field's type (lists become tuples, paths resolve)."""
-    if key == "options":
-        return tuple(f"{k}={v}" for k, v in _options_map(value, where).items())
-    if key == "split" and value == "all":
-        return None
-    value = _check_type(where, key, value, hint)
-    return resolve_path(value) if key in PATH_FIELDS and value is not None else value
-
-
-def _check_type(where: str, key: str, value: Any, hint: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        inner = next(a for a in args if a is not type(None))
-        return None if value is None else _check_type(where, key, value, inner)
-    if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
-        items = [item.strip() if isinstance(item, str) else item for item in items]
-        return tuple(_check_type(where, key, item, args[0]) for item in items)
-    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
-        return value
-    raise MaskbenchError(f"{where}: {key} must be {'a list of ' if origin else ''}{hint.__name__}, got {value!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -10,6 +12,7 @@ from maskbench.core.denoiser import CountingDenoiser
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.rollout import RolloutPlan
 from maskbench.core.standins import RandomDenoiser
+from maskbench.bench.config import build_samplers, named_options
 from maskbench.samplers import Sampler
 
 
@@ -18,25 +21,26 @@ class NFEConfig:
     """What ``maskbench nfe`` counts.
 
     Attributes:
-        samplers: registry names.
+        samplers: registry name -> the options set for it, typed (as ``RunConfig.samplers``; a sequence
+            of names sets none).
         frames, context, stride: window geometry ``k, m, s``.
         factors: extrapolation factors (``L = x * k``).
         grid: token grid of the stand-in (each frame must hold at least as many tokens as MGM has steps).
         vocab_size: stand-in vocabulary.
+        time_independent: every sampler passes t = 0 (``--time-independent``), unless its options say otherwise.
     """
 
-    samplers: tuple[str, ...]
+    samplers: Mapping[str, Mapping[str, Any]]
     frames: int
     context: int
     stride: int
     factors: tuple[int, ...]
     grid: tuple[int, int] = (8, 8)
     vocab_size: int = 16
-    options: dict = field(default_factory=dict)
+    time_independent: bool = False
 
     def __post_init__(self) -> None:
-        if not self.samplers:
-            raise MaskbenchError("no sampler given; pass --samplers mgm,fm,df,rdm")
+        object.__setattr__(self, "samplers", named_options(self.samplers))
         if not self.factors:
             raise MaskbenchError("no extrapolation factor given; pass e.g. --extrap 1,2,5,10")
         for factor in self.factors:  # validates k, m, s and every factor before any work
@@ -51,12 +55,15 @@ def counted_nfe(sampler: Sampler, plan: RolloutPlan, grid=(8, 8), vocab_size: in
     return model.nfe
 
 
-def nfe_rows(config: NFEConfig, samplers: dict[str, Sampler]) -> list[dict]:
-    """``[{"sampler", "extrap", "nfe"}, ...]`` for every sampler x factor of ``config``."""
+def nfe_rows(config: NFEConfig, progress: bool = False) -> list[dict]:
+    """``[{"sampler", "extrap", "nfe"}, ...]`` for every sampler x factor of ``config`` (a bar with ``progress``)."""
+    from maskbench.core.progress import bar
+
+    samplers = build_samplers(config)
+    cells = [(name, factor) for name in config.samplers for factor in config.factors]
     rows = []
-    for name in config.samplers:
-        for factor in config.factors:
-            plan = RolloutPlan.from_extrapolation(config.frames, config.context, config.stride, factor)
-            nfe = counted_nfe(samplers[name], plan, config.grid, config.vocab_size)
-            rows.append({"sampler": name, "extrap": factor, "nfe": nfe})
+    for name, factor in bar(cells, desc="counting NFE", unit="cell", disable=None if progress else True):
+        plan = RolloutPlan.from_extrapolation(config.frames, config.context, config.stride, factor)
+        nfe = counted_nfe(samplers[name], plan, config.grid, config.vocab_size)  # one sampler loop: seconds
+        rows.append({"sampler": name, "extrap": factor, "nfe": nfe})
     return rows

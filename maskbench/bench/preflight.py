@@ -128,7 +128,7 @@ def check_before_loading(config, card: dict) -> None:
     from maskbench.core.plugins import lookup
     from maskbench.core.rollout import RolloutPlan
     from maskbench.tokenizers.vq import tokenizer_registry
-    from maskbench.bench.context import MIN_FVD_FRAMES
+    from maskbench.metrics.i3d import MIN_FRAMES
 
     local_device(config.device)
     check_weights(config.model or DEFAULT_MODEL)
@@ -137,8 +137,8 @@ def check_before_loading(config, card: dict) -> None:
         raise MaskbenchError(f"--frames {frames} exceeds the model's trained window of {card['max_frames']} frames")
     for factor in config.factors:
         plan = RolloutPlan.from_extrapolation(frames, config.context or card["context"], config.stride or card["stride"], factor)
-        if config.fvd and plan.length < MIN_FVD_FRAMES:
-            raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FVD_FRAMES} frames, {factor}x gives "
+        if config.fvd and plan.length < MIN_FRAMES:
+            raise MaskbenchError(f"FVD's I3D needs videos of at least {MIN_FRAMES} frames, {factor}x gives "
                                  f"{plan.length}; raise --extrap or pass --no-fvd")
         if config.fvd:
             from maskbench.metrics.protocols import check_protocol

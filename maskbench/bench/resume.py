@@ -7,13 +7,13 @@ from pathlib import Path
 
 from maskbench.core.distributed import world
 from maskbench.bench.context import DEFAULT_MODEL, Bench
-from maskbench.bench.config import RunConfig
+from maskbench.bench.config import RunConfig, build_samplers
 from maskbench.bench.store import ResultStore
 
 REPORTED = "reports.json"  # the cell keys the reports in ``out`` were last written from
 
 
-def finished_already(config: RunConfig, samplers: dict, out: Path) -> bool:
+def finished_already(config: RunConfig, out: Path) -> bool:
     """Every cell of ``config`` is in ``out`` and its reports were written from exactly those cells.
 
     Decided from the cell keys alone (a light :class:`Bench`: model card and weights hash, tokenizer,
@@ -26,7 +26,7 @@ def finished_already(config: RunConfig, samplers: dict, out: Path) -> bool:
     if not store.records or not (out / REPORTED).is_file() or not (out / "results.md").is_file():
         return False
     try:
-        bench = light_bench(config, samplers)
+        bench = light_bench(config)
         if bench is None:
             return False
         cells = [(name, factor) for factor in config.factors for name in config.samplers]
@@ -40,8 +40,7 @@ def finished_already(config: RunConfig, samplers: dict, out: Path) -> bool:
 
     rank, _ = world()
     for i, key in enumerate(keys, 1):
-        record = next(r for r in store.records if r.get("key") == key)
-        _say(rank, f"cell {i} of {len(keys)}: {_summary(record)} (done in an earlier run, skipped)")
+        _say(rank, f"cell {i} of {len(keys)}: {_summary(store.get(key))} (done in an earlier run, skipped)")
     _say(rank, f"all {len(keys)} cells were finished in an earlier run; the reports in {out} are current")
     return True
 
@@ -56,7 +55,7 @@ class _KnownTokenizer:
         return self._identity
 
 
-def light_bench(config: RunConfig, samplers: dict) -> Bench | None:
+def light_bench(config: RunConfig) -> Bench | None:
     """What a cell's key needs, without the model's weights, the contexts or the real windows.
 
     ``None`` when the default data set is not rendered yet (then nothing can be finished).
@@ -71,9 +70,6 @@ def light_bench(config: RunConfig, samplers: dict) -> Bench | None:
         return None
     device, model = local_device(config.device), config.model or DEFAULT_MODEL
     card = read_card(model)
-    for sampler in samplers.values():  # as prepare() does
-        if "schedule" not in config.explicit_options(sampler.name):
-            sampler.options.schedule = card.schedule
     if config.tokenizer in (None, card.tokenizer) and config.tokenizer_path is None and card.tokenizer_identity:
         # prepare() refuses any other tokenizer than the card's, so its identity is the card's: no weights to load
         tokenizer = _KnownTokenizer(card.tokenizer, card.tokenizer_identity)
@@ -81,5 +77,5 @@ def light_bench(config: RunConfig, samplers: dict) -> Bench | None:
         tokenizer = get_tokenizer(config.tokenizer or card.tokenizer, config.tokenizer_path, device=device)
     return Bench(config=config, device=device, card=card, denoiser=None, tokenizer=tokenizer,
                  videos=_videos(config, card), frames=config.frames or card.frames, context=config.context or card.context,
-                 stride=config.stride or card.stride, contexts={}, truth={}, samplers=samplers,
+                 stride=config.stride or card.stride, contexts={}, truth={}, samplers=build_samplers(config, card),
                  model_identity=weights_identity(model))

@@ -10,6 +10,7 @@ batches are sharded over ranks and rank 0 gathers and writes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -26,6 +27,7 @@ from maskbench.core.distributed import gather, init_process_group, shutdown, wor
 from maskbench.bench.context import CONTEXT_DRAW, DEFAULT_MODEL, Bench, prepare
 from maskbench.bench.config import RunConfig
 from maskbench.report.paired import FEATURES
+from maskbench.report.record import CellRecord, samples_path
 from maskbench.core.progress import bar, say
 from maskbench.core.provenance import write_json
 from maskbench.bench.resume import REPORTED, finished_already
@@ -33,8 +35,11 @@ from maskbench.bench.store import OutLock, ResultStore
 from maskbench.metrics.timing import stopwatch
 
 
-def run_benchmark(config: RunConfig, samplers: dict, reuse: Iterable[Path] = ()) -> Path:
+def run_benchmark(config: RunConfig, reuse: Iterable[Path] = ()) -> Path:
     """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``.
+
+    The samplers are ``config``'s (``config.samplers``, built by :func:`~maskbench.bench.config.build_samplers`
+    with the model card's defaults), so a run needs nothing but its config: ``run_benchmark(RunConfig(...))``.
 
     ``reuse``: other ``results.jsonl`` files whose cells with an identical key are copied, not rerun.
     One run at a time per ``out`` (an advisory lock; a second one is refused with the first one's pid).
@@ -46,8 +51,8 @@ def run_benchmark(config: RunConfig, samplers: dict, reuse: Iterable[Path] = ())
     created = not out.exists()
     try:
         with OutLock(out) if rank == 0 else contextlib.nullcontext():
-            if not finished_already(config, samplers, out):
-                _run_cells(config, samplers, out, reuse)
+            if not finished_already(config, out):
+                _run_cells(config, out, reuse)
     except BaseException:
         if created and rank == 0 and out.is_dir() and {p.name for p in out.iterdir()} <= {OutLock.NAME}:
             shutil.rmtree(out, ignore_errors=True)  # refused before any work: leave nothing behind
@@ -56,10 +61,10 @@ def run_benchmark(config: RunConfig, samplers: dict, reuse: Iterable[Path] = ())
     return out
 
 
-def _run_cells(config: RunConfig, samplers: dict, out: Path, reuse: list[Path]) -> None:
+def _run_cells(config: RunConfig, out: Path, reuse: list[Path]) -> None:
     rank, _ = world()
     _say(rank, "loading the model, the tokenizer and the data; drawing the contexts")
-    bench = prepare(config, samplers)
+    bench = prepare(config)
     store = ResultStore(out / "results.jsonl")
     if rank == 0:
         _write_run_json(out, bench)
@@ -79,7 +84,7 @@ def _run_cells(config: RunConfig, samplers: dict, out: Path, reuse: list[Path]) 
     if rank == 0:
         from maskbench.report.reports import write_reports
 
-        records = [r for r in store.records if r["key"] in keys]
+        records = [r for r in store.records if r.key in keys]
         paired = _paired(out, records, bench)
         write_reports(out, records, bench, paired)
         _say_estimate(out, records, bench)
@@ -120,36 +125,37 @@ def _versions(bench: Bench, name: str) -> dict:
                 sampler_revision=type(bench.samplers[name]).revision)
 
 
-def measured_elsewhere(key: str, reuse: Iterable[Path], out: Path) -> tuple[Path, dict] | None:
+def measured_elsewhere(key: str, reuse: Iterable[Path], out: Path) -> tuple[Path, CellRecord] | None:
     """``(folder, record)`` of the first other results file holding the cell ``key``, else ``None``."""
     for path in reuse:
         path = Path(path)
         if path.parent.resolve() != out.resolve() and path.is_file():
-            record = next((r for r in ResultStore(path).records if r.get("key") == key), None)
+            record = ResultStore(path).get(key)
             if record is not None:
                 return path.parent, record
     return None
 
 
-def copy_cell(found: tuple[Path, dict], out: Path, name: str, factor: int) -> dict:
+def copy_cell(found: tuple[Path, CellRecord], out: Path, name: str, factor: int) -> CellRecord:
     """The record (kept samples, generated features) of a cell measured in ``found``'s folder, marked with where
     it came from."""
     from maskbench.report.paired import real_file
 
     folder, record = found
-    kept_files = [("samples", f"{name}-{factor}x.npy"), (FEATURES, f"{record['key']}.npy")]
-    kept_files += [(FEATURES, real_file(record))] if real_file(record) else []
-    for kind, file in kept_files:
-        kept = folder / kind / file
+    kept_files = [(samples_path(folder, name, factor), samples_path(out, name, factor)),
+                  (folder / FEATURES / f"{record.key}.npy", out / FEATURES / f"{record.key}.npy")]
+    if real_file(record):
+        kept_files.append((folder / FEATURES / real_file(record), out / FEATURES / real_file(record)))
+    for kept, copy in kept_files:
         if kept.is_file() and world()[0] == 0:
-            (out / kind).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(kept, out / kind / file)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept, copy)
     _say(world()[0], f"{name} {factor}x: identical cell measured in {folder}, copied")
-    return {**record, "reused_from": str(folder)}
+    return dataclasses.replace(record, reused_from=str(folder))
 
 
-def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
-    """Roll out every context with one sampler at one factor; return the cell's record (rank 0; ``{}`` elsewhere)."""
+def run_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | None:
+    """Roll out every context with one sampler at one factor; return the cell's record (rank 0; ``None`` elsewhere)."""
     plan = bench.plan(factor)
     rank, size = world()
     mine = [i for i in range(_batches(bench)) if i % size == rank]
@@ -166,14 +172,14 @@ def run_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
             ticks.total = parts[0]["nfe"] * len(mine)
             ticks.set_postfix_str(f"batch {done + 1} of {len(mine)}")
     parts = sorted((p for rank_parts in gather(parts) for p in rank_parts), key=lambda p: p["index"])
-    return _record(bench, name, factor, plan, parts, key) if rank == 0 else {}  # FVD and files: rank 0 only
+    return _record(bench, name, factor, plan, parts, key) if rank == 0 else None  # FVD and files: rank 0 only
 
 
-def timed_cell(bench: Bench, name: str, factor: int, key: str) -> dict:
+def timed_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | None:
     """``run_cell`` with its wall time (warm-up, sampling, decoding, features, FVD) as ``wall_seconds``."""
     start = time.perf_counter()
     record = run_cell(bench, name, factor, key)
-    return {**record, "wall_seconds": time.perf_counter() - start}
+    return None if record is None else dataclasses.replace(record, wall_seconds=time.perf_counter() - start)
 
 
 def _batches(bench: Bench) -> int:
@@ -230,18 +236,19 @@ def _features(bench: Bench, pixels: np.ndarray) -> np.ndarray:
     return i3d_features(protocol_clips(pixels, bench.config.fvd_protocol), device=bench.device, progress=False)
 
 
-def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: str) -> dict:
+def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: str) -> CellRecord:
     nfes = {p["nfe"] for p in parts}
     assert len(nfes) == 1, f"batches of one cell spent different NFE: {nfes}"
     n_fake = sum(p["videos"] for p in parts)
-    record = dict(key=key, sampler=name, extrap=factor, length=plan.length, frames=plan.frames, context=plan.context,
-                  stride=plan.stride, nfe=nfes.pop(), seconds_total=sum(p["seconds"] for p in parts),
-                  seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
-                  feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
-                  options=repr(bench.samplers[name].options), seed=bench.config.seed, finished=time.time(),
-                  pairing=pairing_id(bench, factor),
-                  **_versions(bench, name))
-    record.update(_fvd(bench, plan.length, parts))
+    sampler = bench.samplers[name]
+    record = CellRecord(key=key, sampler=name, extrap=factor, length=plan.length, frames=plan.frames,
+                        context=plan.context, stride=plan.stride, nfe=nfes.pop(),
+                        seconds_total=sum(p["seconds"] for p in parts),
+                        seconds_per_video=sum(p["seconds"] for p in parts) / n_fake, n_fake=n_fake,
+                        feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
+                        options=dataclasses.asdict(sampler.options), rollout=type(sampler).rollout,
+                        seed=bench.config.seed, finished=time.time(), pairing=pairing_id(bench, factor),
+                        **_versions(bench, name), **_fvd(bench, plan.length, parts))
     _save_samples(bench, name, factor, parts)
     _save_features(bench, key, parts)
     _save_real_features(bench, record)
@@ -249,7 +256,7 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
 
 
 def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
-    """FVD fields of a cell's record: the generated rollouts against random real windows of ``length``.
+    """FVD fields of a cell's :class:`CellRecord`: the generated rollouts against random real windows of ``length``.
 
     Keys: those of :class:`maskbench.metrics.fvd.FVDResult` (``frames`` -> ``fvd_frames``, ``protocol``
     -> ``fvd_protocol``: ``frames`` is already the window ``k``; the interval and KVD fields), and
@@ -275,9 +282,9 @@ def _fvd(bench: Bench, length: int, parts: list[dict]) -> dict:
 def _save_samples(bench: Bench, name: str, factor: int, parts: list[dict]) -> None:
     samples = [p["samples"] for p in parts if len(p["samples"])]
     if samples and world()[0] == 0:
-        folder = Path(bench.config.out) / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / f"{name}-{factor}x.npy", np.concatenate(samples)[: bench.config.samples])
+        path = samples_path(bench.config.out, name, factor)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.concatenate(samples)[: bench.config.samples])
 
 
 def _save_features(bench: Bench, key: str, parts: list[dict]) -> None:
@@ -289,7 +296,7 @@ def _save_features(bench: Bench, key: str, parts: list[dict]) -> None:
         np.save(folder / f"{key}.npy", np.concatenate([p["features"] for p in parts]))
 
 
-def _save_real_features(bench: Bench, record: dict) -> None:
+def _save_real_features(bench: Bench, record: CellRecord) -> None:
     """``features/real-<pairing>-<protocol>.npy``: the real side the cell was scored against (from the cache),
     kept beside the generated features so that cells of other runs with the same ``pairing`` (another
     variant of a grid) can be paired with this one without a Bench (:mod:`maskbench.bench.grid_pairs`)."""
@@ -300,16 +307,16 @@ def _save_real_features(bench: Bench, record: dict) -> None:
     path = Path(bench.config.out) / FEATURES / (name or "")
     if name and world()[0] == 0 and not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, real_features(bench, record["length"]))
+        np.save(path, real_features(bench, record.length))
 
 
-def _paired(out: Path, records: list[dict], bench: Bench) -> list[dict]:
+def _paired(out: Path, records: list[CellRecord], bench: Bench) -> list[dict]:
     """Paired differences for every pair of samplers at each factor (``paired.jsonl``), from kept features."""
     from maskbench.report.paired import FILE, paired_rows
     from maskbench.bench.real import real_features
 
-    def features(record: dict) -> np.ndarray | None:
-        path = out / FEATURES / f"{record['key']}.npy"
+    def features(record: CellRecord) -> np.ndarray | None:
+        path = out / FEATURES / f"{record.key}.npy"
         return np.load(path) if path.is_file() else None
 
     if not bench.config.fvd:
@@ -353,7 +360,7 @@ def _fvd_description(bench: Bench) -> dict | None:
             "preprocessing": "bilinear resize to 224x224 (align_corners=False, no antialias) inside I3D, as StyleGAN-V"}
 
 
-def _say_estimate(out: Path, records: list[dict], bench: Bench) -> None:
+def _say_estimate(out: Path, records: list[CellRecord], bench: Bench) -> None:
     """Print, and keep in ``estimate.json``, what the paper's full protocol would take here."""
     from maskbench.bench.estimate import estimate_protocol
     from maskbench.core.provenance import write_json
@@ -364,10 +371,10 @@ def _say_estimate(out: Path, records: list[dict], bench: Bench) -> None:
         _say(0, estimate.sentence(bench.device))
 
 
-def _summary(record: dict) -> str:
-    fvd = "n/a" if record["fvd"] is None else f"{record['fvd']:.1f}"
-    return (f"{record['sampler']} {record['extrap']}x: NFE {record['nfe']}, {record['seconds_per_video']:.2f} s/video, "
-            f"FVD {fvd} ({record['n_fake']} generated / {record['n_real']} real videos)")
+def _summary(record: CellRecord) -> str:
+    fvd = "n/a" if record.fvd is None else f"{record.fvd:.1f}"
+    return (f"{record.sampler} {record.extrap}x: NFE {record.nfe}, {record.seconds_per_video:.2f} s/video, "
+            f"FVD {fvd} ({record.n_fake} generated / {record.n_real} real videos)")
 
 
 def _say(rank: int, text: str) -> None:

@@ -2,7 +2,7 @@
 
 An option is a dataclass field whose metadata holds ``help`` (one line) and ``check`` (a constraint:
 a callable returning ``None`` when a value is allowed, else what is wrong, and whose ``str`` says what
-is allowed). :func:`option` builds such a field; :func:`parse_option` checks a command-line value,
+is allowed). :func:`option` builds such a field; :func:`parse_option` types and checks a command-line value,
 :func:`check_options` a whole options object (run by ``SamplerOptions.__post_init__`` and by every
 sampler's ``__init__``). Third-party samplers declare their options the same way.
 """
@@ -96,9 +96,6 @@ def check_options(options: Any, prefix: str = "") -> None:
         check_value(f, getattr(options, f.name), prefix)
 
 
-_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
 def _type_problem(kind: type, value: Any) -> str | None:
     if kind is bool:
         return None if isinstance(value, bool) else "must be true or false"
@@ -113,26 +110,21 @@ def _type_problem(kind: type, value: Any) -> str | None:
     return None  # other types (a plugin's own): its check, if any, decides
 
 
-def parse_option(options_cls: type, name: str, text: str, prefix: str = "") -> Any:
-    """Convert a command-line value to the type of option ``name`` and check its constraint.
+def parse_option(options_cls: type, name: str, value: Any, prefix: str = "") -> Any:
+    """Convert a command-line value (or one YAML already typed) to the type of option ``name`` and check its
+    constraint; the coercion is :mod:`maskbench.core.config`'s.
 
     Raises:
         MaskbenchError: unknown option, a value of the wrong type, or one its constraint refuses.
     """
+    from maskbench.core.config import parse_value, typed_value
+
     fields = option_fields(options_cls)
     if name not in fields:
         raise MaskbenchError(f"unknown option {prefix + name!r}; options: {', '.join(sorted(fields))}")
     f = fields[name]
-    kind = type(f.default)
-    try:
-        if kind is bool:
-            if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                raise ValueError(text)
-            value = text.lower() in {"true", "1", "yes"}
-        else:
-            value = kind(text)
-    except ValueError:
-        raise MaskbenchError(f"option {prefix}{name} expects {_KINDS.get(kind, kind.__name__)}, got {text!r}") from None
+    coerce = parse_value if isinstance(value, str) else typed_value
+    value = coerce(value, type(f.default), f"option {prefix}{name}")
     check_value(f, value, prefix)
     return value
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from maskbench.core.config import from_mapping, setting
 from maskbench.core.errors import MaskbenchError
 from maskbench.training.masking import SNR_FORMULAS
 
@@ -22,36 +22,36 @@ class TrainConfig:
     The DeepSpeed configuration is derived from these fields (:meth:`deepspeed_config`).
     """
 
-    cache: str = "data/vizdoom-tokens/train"
-    synthetic: bool = False  # build a small deterministic token set at ``cache`` when missing (smoke tests)
-    preset: str = "cpu"
-    frames: int = 16
-    context: int = 2
-    stride: int = 14
-    masking: str = "frame"
-    schedule: str = "sigmoid"
-    snr_weighting: bool = False  # fused-SNR loss weights per frame (paper A.4; authors' reweigh_loss=snr)
-    snr_clip: float = 6.0  # min-SNR clip (authors' snr_clip)
-    snr_decay: float = 0.8  # smoothing of the SNR over frames (authors' cum_snr_decay); 0: plain min-SNR per frame
-    snr_formula: str = "paper"  # "paper": kappa^2 / (1 - kappa^2) (A.4); "authors": kappa^2 / (1 - kappa)^2
-    time_conditioning: bool = True  # false: a timestep-independent model (Table 4), t zeroed inside the backbone
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    micro_batch: int = 8
-    grad_accum: int = 1
-    zero_stage: int = 0
-    steps: int = 1000
-    checkpoint_every: int = 100
-    log_every: int = 10
-    seed: int = 0
-    tokenizer: str = "vizdoom-vq"
-    frame_size: int = 64
-    init_from: str | None = None  # exported model folder to start from (fresh optimizer): continues a run across machines
-    export_dtype: str = "float32"  # dtype of the exported weights: float16 halves a shipped model (loading casts to fp32)
-    extra: dict = field(default_factory=dict)
+    cache: str = setting("data/vizdoom-tokens/train", "token cache to train on (`maskbench tokenize`)")
+    synthetic: bool = setting(False, "build a small deterministic token set at ``cache`` when missing (smoke tests)")
+    preset: str = setting("cpu", "backbone size, a name of maskbench.core.backbone.BACKBONES")
+    frames: int = setting(16, "window k")
+    context: int = setting(2, "context frames m the model card records")
+    stride: int = setting(14, "stride s <= k - m the model card records")
+    masking: str = setting("frame", "frame: one t per frame (Algorithm 1); constant: one t per clip")
+    schedule: str = setting("sigmoid", "masking schedule kappa(t), a registered schedule")
+    snr_weighting: bool = setting(False, "fused-SNR loss weights per frame (paper A.4; authors' reweigh_loss=snr)")
+    snr_clip: float = setting(6.0, "min-SNR clip (authors' snr_clip)")
+    snr_decay: float = setting(0.8, "smoothing of the SNR over frames (authors' cum_snr_decay); 0: plain min-SNR per frame")
+    snr_formula: str = setting("paper", "'paper': kappa^2 / (1 - kappa^2) (A.4); 'authors': kappa^2 / (1 - kappa)^2")
+    time_conditioning: bool = setting(True, "false: a timestep-independent model (Table 4), t zeroed inside the backbone")
+    lr: float = setting(1e-4, "AdamW learning rate")
+    betas: tuple[float, float] = setting((0.9, 0.999), "AdamW betas")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    grad_clip: float = setting(1.0, "gradient norm clip")
+    ema_decay: float = setting(0.999, "decay of the exported EMA weights")
+    micro_batch: int = setting(8, "clips per rank and step")
+    grad_accum: int = setting(1, "micro-batches per optimiser step")
+    zero_stage: int = setting(0, "DeepSpeed ZeRO stage, 0 to 3")
+    steps: int = setting(1000, "optimiser steps")
+    checkpoint_every: int = setting(100, "steps between checkpoints")
+    log_every: int = setting(10, "steps between metrics lines")
+    seed: int = setting(0, "seed of initialisation, masking and batches")
+    tokenizer: str = setting("vizdoom-vq", "tokenizer the cache was built with (recorded in the model card)")
+    frame_size: int = setting(64, "frame side in pixels the tokenizer takes")
+    init_from: str | None = setting(None, "exported model folder to start from (fresh optimizer): continues a run across machines")
+    export_dtype: str = setting("float32", "dtype of the exported weights: float16 halves a shipped model (loading casts to fp32)")
+    extra: dict = setting(default_factory=dict, help="more fields for the exported model card's extra")
 
     def __post_init__(self) -> None:
         from maskbench.core.backbone import BACKBONES
@@ -97,7 +97,8 @@ class TrainConfig:
 
 
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
-    """Config from a YAML file, then ``key=value`` overrides (values parsed as YAML scalars)."""
+    """Config from a YAML file, then ``key=value`` overrides, each value typed as its field
+    (:mod:`maskbench.core.config`)."""
     data: dict = {}
     if path:
         file = Path(path)
@@ -107,15 +108,4 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
             data = yaml.safe_load(file.read_text()) or {}
         except yaml.YAMLError as error:
             raise MaskbenchError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise MaskbenchError(f"override {item!r} must look like key=value")
-        data[key.strip()] = yaml.safe_load(value)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise MaskbenchError(f"unknown config keys {unknown}; known: {', '.join(sorted(known))}")
-    if "betas" in data:
-        data["betas"] = tuple(data["betas"])
-    return TrainConfig(**data)
+    return from_mapping(TrainConfig, data, overrides, what="config keys")

@@ -76,3 +76,23 @@ def test_a_cell_does_not_depend_on_the_other_factors_or_samplers_asked(assets, t
     mgm, fm = (np.load(tmp_path / f"many/samples/{name}-2x.npy") for name in ("mgm", "fm"))
     np.testing.assert_array_equal(mgm[:, :1], fm[:, :1])
     assert not np.array_equal(mgm, fm)
+
+
+@pytest.mark.slow
+def test_run_benchmark_from_python_is_the_command_line_run(assets, tmp_path):
+    """``run_benchmark(RunConfig(...))`` needs no CLI, and its cells are the very cells ``maskbench run`` writes."""
+    import json
+
+    from maskbench.bench.config import RunConfig
+    from maskbench.bench.run import run_benchmark
+
+    config = RunConfig(samplers={"mgm": {"steps": 4}}, factors=(2,), model=str(assets / "model"), tokenizer="vqgan",
+                       tokenizer_path=str(assets / "vq"), data=str(assets / "data"), split=None, videos=2,
+                       batch_size=1, samples=2, fvd=False, device="cpu", out=str(tmp_path / "python"))
+    out = run_benchmark(config)
+    (record,) = map(json.loads, (out / "results.jsonl").read_text().splitlines())
+    cli = _run(assets, tmp_path / "cli", "mgm", "2")
+    assert record["key"] == cli["mgm", 2]["key"] and record["options"] == cli["mgm", 2]["options"]
+    np.testing.assert_array_equal(np.load(out / "samples/mgm-2x.npy"), np.load(tmp_path / "cli/samples/mgm-2x.npy"))
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["samplers"] == {"mgm": {"steps": 4}} and "steps=4" in run["samplers"]["mgm"]

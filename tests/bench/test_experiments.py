@@ -5,12 +5,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import yaml
 
-from maskbench.cli import main, sampler_options
+from maskbench.bench.config import build_samplers
+from maskbench.cli import main
 from maskbench.core.errors import MaskbenchError
 from maskbench.bench.experiments import load_grid
 from publish.measured import load_grids
@@ -29,21 +31,22 @@ def test_shipped_grid_validates(path):
     assert grid.name == path.stem and grid.description
     for name, config in grid.configs():
         assert Path(config.out) == Path("runs/experiments") / grid.name / name
-        assert set(sampler_options(config.options, config.samplers, config.time_independent)) == set(config.samplers)
+        assert set(build_samplers(config)) == set(config.samplers)
 
 
 def test_shipped_grids_mirror_the_paper():
     grids = {p.stem: dict(load_grid(p).configs()) for p in GRIDS}
     assert set(grids) == {"table1", "table2", "table3", "table4", "figure4"}
     (table1,) = grids["table1"].values()
-    assert table1.samplers == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
+    assert tuple(table1.samplers) == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
     assert (grids["table2"]["autoregressive"].stride, grids["table2"]["autoregressive"].context) == (1, 15)
     assert grids["table3"]["constant"].model.endswith("maskbench/weights/latte-vizdoom-constant")
     table4 = grids["table4"]  # the paper's rows: FM and MGM of a timestep-dependent model, MGM of an independent one
-    assert table4["time-dependent-model"].samplers == ("fm", "mgm") and table4["time-independent-model"].samplers == ("mgm",)
+    assert tuple(table4["time-dependent-model"].samplers) == ("fm", "mgm")
+    assert tuple(table4["time-independent-model"].samplers) == ("mgm",)
     assert table4["time-dependent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame")
     assert table4["time-independent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame-notime")
-    steps = sorted(int(c.options[0].split("=")[1]) for c in grids["figure4"].values() if c.samplers == ("mgm",))
+    steps = sorted(c.samplers["mgm"]["steps"] for c in grids["figure4"].values() if tuple(c.samplers) == ("mgm",))
     assert steps == [5, 10, 20, 50, 100]
     assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
 
@@ -59,7 +62,7 @@ def test_cell_filters_keep_only_the_asked_cells():
     grid = load_grid(ROOT / "benchmarks" / "experiments" / "table3.yaml")  # mgm, fm x 1, 2, 5 in two variants
     runs = dict(grid.configs(samplers=("fm", "df"), factors=(5, 2)))
     assert set(runs) == {"frame-level", "constant"}
-    assert all(c.samplers == ("fm",) and c.factors == (2, 5) for c in runs.values())  # the grid's order kept
+    assert all(tuple(c.samplers) == ("fm",) and c.factors == (2, 5) for c in runs.values())  # the grid's order kept
     table4 = dict(load_grid(ROOT / "benchmarks" / "experiments" / "table4.yaml").configs(samplers=("fm",)))
     assert list(table4) == ["time-dependent-model"]  # the timestep-independent model has no fm cell: dropped
     with pytest.raises(MaskbenchError, match="no variant has a cell"):
@@ -340,7 +343,7 @@ def test_variants_are_listed_with_their_numbers_in_order(tmp_path):
     for steps in (100, 5, 20):
         write_variant(tmp_path / "figure4" / f"mgm-{steps}", [record("mgm", 1, steps, 90.0, 16, options=f"MGMOptions(steps={steps})")])
     rows = load_grids(tmp_path)["figure4"]
-    assert [r["variant"] for r in rows] == ["mgm-5", "mgm-20", "mgm-100"]  # not mgm-100, mgm-20, mgm-5
+    assert [r.variant for r in rows] == ["mgm-5", "mgm-20", "mgm-100"]  # not mgm-100, mgm-20, mgm-5
     assert _provenance(rows) == "Measured: `mgm-5`, `mgm-20`, `mgm-100`: model `shipped default` (frame masking) on cpu."
 
 
@@ -350,10 +353,10 @@ def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):
 
     grid = load_grid(ROOT / "benchmarks" / "experiments" / "table2.yaml")
     runs = grid.configs(out=str(tmp_path))
-    monkeypatch.setattr(run_module, "run_benchmark", lambda config, samplers, reuse: Path(config.out))
+    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse: Path(config.out))
     for rank, lines in (("1", 0), ("0", len(runs))):
         monkeypatch.setenv("RANK", rank)
-        run_grid(grid, runs, lambda config: {})
+        run_grid(grid, runs)
         assert capsys.readouterr().out.count("maskbench: table2 variant") == lines
 
 
@@ -364,24 +367,27 @@ def test_results_page_says_when_the_shipped_models_are_not_the_measured_ones(tmp
     card.parent.mkdir()
     card.write_text(json.dumps({"masking": "frame", "tokenizer_identity": "vq-b",
                                 "extra": {"steps": 300, "total_steps": 5700}}))
-    rows = [{"masking": "frame", "train_steps": 5400, "tokenizer_identity": "vq-b"},
-            {"masking": "constant", "train_steps": 5400, "tokenizer_identity": "vq-b"}]
+    row = SimpleNamespace  # the attributes of a publish.measured.MeasuredCell it reads
+    rows = [row(masking="frame", train_steps=5400, tokenizer_identity="vq-b"),
+            row(masking="constant", train_steps=5400, tokenizer_identity="vq-b")]
     assert "(frame masking: 5700 training steps on tokenizer vq-b)" in _shipped_since(rows, tmp_path)
-    assert _shipped_since([{"masking": "frame", "train_steps": 5700, "tokenizer_identity": "vq-b"}], tmp_path) == ""
-    retokenized = [{"masking": "frame", "train_steps": 5700, "tokenizer_identity": "vq-a"}]  # same length, new tokens
+    assert _shipped_since([row(masking="frame", train_steps=5700, tokenizer_identity="vq-b")], tmp_path) == ""
+    retokenized = [row(masking="frame", train_steps=5700, tokenizer_identity="vq-a")]  # same length, new tokens
     assert "tokenizer vq-b" in _shipped_since(retokenized, tmp_path)
-    assert _shipped_since([{"masking": "frame", "train_steps": None}], tmp_path) == ""
+    assert _shipped_since([row(masking="frame", train_steps=None)], tmp_path) == ""
 
 
 def test_results_page_says_when_cells_predate_a_sampler_revision():
     from publish.results_page import _revised_since
 
     current = {"mgm": 2, "fm": 1}
-    rows = [{"sampler": "mgm"}, {"sampler": "fm"}]  # records written before revisions existed count as 1
+    row = SimpleNamespace  # the attributes of a publish.measured.MeasuredCell it reads
+    # records written before revisions existed count as 1 (CellRecord.from_json, tests/report/test_record.py)
+    rows = [row(sampler="mgm", sampler_revision=1), row(sampler="fm", sampler_revision=1)]
     assert "mgm (revision 1, now 2)" in _revised_since(rows, current)
     assert "fm" not in _revised_since(rows, current)
-    assert _revised_since([{"sampler": "mgm", "sampler_revision": 2}, {"sampler": "fm"}], current) == ""
-    assert _revised_since([{"sampler": "oneshot"}], current) == ""  # a plugin not installed here: nothing to say
+    assert _revised_since([row(sampler="mgm", sampler_revision=2), row(sampler="fm", sampler_revision=1)], current) == ""
+    assert _revised_since([row(sampler="oneshot", sampler_revision=1)], current) == ""  # a plugin not installed here
 
 
 def test_a_bad_later_variant_is_refused_before_the_first_one_runs(assets, tmp_path, capsys):

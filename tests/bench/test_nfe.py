@@ -3,7 +3,6 @@
 import pytest
 
 from maskbench.bench.nfe import NFEConfig, nfe_rows
-from maskbench.samplers import build_sampler
 
 FFS, DMLAB = (16, 2, 14), (36, 12, 24)
 PAPER = [  # (k, m, s), sampler, {factor: NFE}
@@ -21,15 +20,13 @@ PAPER = [  # (k, m, s), sampler, {factor: NFE}
 
 @pytest.mark.parametrize("geometry,sampler,expected", PAPER, ids=[f"{g}-{s}" for g, s, _ in PAPER])
 def test_counted_nfe_equals_paper(geometry, sampler, expected):
-    config = NFEConfig((sampler,), *geometry, tuple(expected))
-    rows = nfe_rows(config, {sampler: build_sampler(sampler)})
+    rows = nfe_rows(NFEConfig((sampler,), *geometry, tuple(expected)))
     assert {row["extrap"]: row["nfe"] for row in rows} == expected
 
 
 @pytest.mark.parametrize("geometry,expected", [(FFS, 19), (DMLAB, 16), ((16, 15, 1), 4), ((36, 35, 1), 3)])
 def test_authors_mgm_counts_stop_when_nothing_is_masked(geometry, expected):
     """``mgm.spread=window`` (the authors' adap_scheduler) spends fewer than 20 NFE on a window with context."""
-    config = NFEConfig(("mgm",), *geometry, (1,))
-    rows = nfe_rows(config, {"mgm": build_sampler("mgm", spread="window")})
+    rows = nfe_rows(NFEConfig({"mgm": {"spread": "window"}}, *geometry, (1,)))
     assert rows[0]["nfe"] == expected
-    assert nfe_rows(config, {"mgm": build_sampler("mgm")})[0]["nfe"] == 20
+    assert nfe_rows(NFEConfig(("mgm",), *geometry, (1,)))[0]["nfe"] == 20

@@ -14,6 +14,13 @@ import pytest
 from maskbench import cli
 from maskbench.core.errors import MaskbenchError
 from maskbench.bench.store import OutLock, ResultStore
+from maskbench.report.record import CellRecord
+
+
+def _cell(**fields) -> CellRecord:
+    base = dict(length=0, frames=0, context=0, stride=0, nfe=1, seconds_total=1.0, seconds_per_video=1.0, n_fake=2,
+                seed=0, finished=0.0)
+    return CellRecord(**{**base, **fields})
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "maskbench" / "weights" / "latte-vizdoom-frame"
@@ -200,12 +207,12 @@ def test_second_run_into_the_same_out_is_refused_with_the_first_ones_pid(tmp_pat
 def test_store_refuses_a_key_another_writer_added(tmp_path):
     path = tmp_path / "results.jsonl"
     first, second = ResultStore(path), ResultStore(path)  # both read an empty file
-    first.append({"key": "abc", "sampler": "mgm", "extrap": 2})
+    first.append(_cell(key="abc", sampler="mgm", extrap=2))
     with pytest.raises(MaskbenchError, match="already holds cell abc"):
-        second.append({"key": "abc", "sampler": "mgm", "extrap": 2})
+        second.append(_cell(key="abc", sampler="mgm", extrap=2))
     assert len(path.read_text().splitlines()) == 1
-    second.append({"key": "def", "sampler": "fm", "extrap": 2})
-    assert [r["key"] for r in ResultStore(path).records] == ["abc", "def"]
+    second.append(_cell(key="def", sampler="fm", extrap=2))
+    assert [r.key for r in ResultStore(path).records] == ["abc", "def"]
 
 
 def test_engine_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch):
@@ -236,11 +243,11 @@ def finished_out(tmp_path, request):
             "--videos", "2", "--out", str(out), *([] if request.param else ["--no-fvd"])]
     args = cli.build_parser().parse_args(argv)
     config = cli.run_config(args, args.videos)
-    bench = light_bench(config, cli.sampler_options(args.opt, args.samplers, False))
+    bench = light_bench(config)
     keys = [cell_key(bench, name, factor) for factor in config.factors for name in config.samplers]
     store = ResultStore(out / "results.jsonl")
     for key, (factor, name) in zip(keys, [(f, n) for f in config.factors for n in config.samplers]):
-        store.append(dict(key=key, sampler=name, extrap=factor, nfe=1, seconds_per_video=1.0, fvd=None, n_fake=2, n_real=0))
+        store.append(_cell(key=key, sampler=name, extrap=factor, nfe=1, seconds_per_video=1.0, fvd=None, n_fake=2, n_real=0))
     (out / "results.md").write_text("reports of the 8 cells\n")
     write_json(out / REPORTED, {"keys": keys})
     return argv, out

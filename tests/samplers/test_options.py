@@ -53,12 +53,12 @@ def test_good_values_parse_to_their_types():
 
 
 def test_the_command_line_refuses_bad_options_before_any_work():
-    from maskbench.cli import sampler_options
+    from maskbench.bench.config import RunConfig, sampler_options
 
     with pytest.raises(MaskbenchError, match=r"mgm\.steps=0 must be >= 1"):
-        sampler_options(["mgm.steps=0"], ["mgm"], False)
+        sampler_options(["mgm"], ["mgm.steps=0"])
     with pytest.raises(MaskbenchError, match="contradicts time_independent"):
-        sampler_options(["mgm.time=unmasked"], ["mgm"], True)
+        RunConfig(samplers=sampler_options(["mgm"], ["mgm.time=unmasked"]), time_independent=True)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from maskbench.core.hookspecs import hookimpl
+from maskbench.core.rollout import RolloutPlan
 from maskbench.samplers.base import Sampler, SamplerOptions
 from maskbench.samplers.options import AtLeast, option
 from maskbench.samplers.ops import step_to_times
@@ -27,6 +28,11 @@ class DF(Sampler):
     Options = DFOptions
     exact = True  # random reveals, each token from the model's posterior: exact as steps grow
 
+
+    def declared_nfe(self, plan: RolloutPlan) -> int:
+        """``T`` pyramid steps plus one per frame of the window (``k`` for full windows), every window."""
+        full = self.options.window == "full"
+        return sum(self.options.steps + (plan.frames if full else ctx + new) for ctx, new in plan.windows())
     def sample_window(self, model, window, context, generator):
         x = window.clone()
         b, frames = x.shape[:2]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from maskbench.core.hookspecs import hookimpl
+from maskbench.core.rollout import RolloutPlan
 from maskbench.samplers.base import Sampler, SamplerOptions
 from maskbench.samplers.options import AtLeast, option
 from maskbench.samplers.ops import context_times, sample_categorical
@@ -25,6 +26,10 @@ class FM(Sampler):
     name = "fm"
     Options = FMOptions
     exact = True  # tokens revealed in one step are drawn independently: exact as steps grow (h -> 0)
+
+
+    def declared_nfe(self, plan: RolloutPlan) -> int:
+        return len(plan.windows()) * self.options.steps  # one evaluation per step, every window
 
     def sample_window(self, model, window, context, generator):
         x = window.clone()

@@ -8,6 +8,7 @@ import torch
 from einops import rearrange
 
 from maskbench.core.hookspecs import hookimpl
+from maskbench.core.rollout import RolloutPlan
 from maskbench.samplers.base import Sampler, SamplerOptions
 from maskbench.samplers.options import AtLeast, OneOf, RegisteredSchedule, option
 from maskbench.samplers.ops import context_times, gumbel_noise, sample_categorical
@@ -51,6 +52,10 @@ class MGM(Sampler):
     # 3: the model sees t = 0 for every frame by default (time=zeros, the paper's Tables 1 and 5); revision 2
     #    gave kappa^-1(unmasked fraction), now time=unmasked.
     revision = 3
+
+
+    def declared_nfe(self, plan: RolloutPlan) -> int:
+        return len(plan.windows()) * self.options.steps  # one evaluation per step, every window
 
     def sample_window(self, model, window, context, generator):
         opts = self.options

@@ -37,9 +37,26 @@ def test_nfe_markdown():
     assert "| mgm" in result.stdout and "60" in result.stdout
 
 
+HEAVY = ("torch", "deepspeed", "vizdoom", "jax", "matplotlib", "diffusers", "pandas", "scipy")
+
+PROBE = """
+import sys
+from maskbench.cli import main
+for argv in (["--help"], ["run", "--help"], ["nfe", "--help"], ["experiment", "--help"]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+print(",".join(sorted(name for name in {heavy!r} if name in sys.modules)), file=sys.stderr)
+"""
+
+
 def test_help_is_fast_and_lists_commands():
+    """Fast start-up, checked by what ``--help`` imports (each of these costs seconds), not by a timer."""
     result = maskbench("--help")
     assert result.returncode == 0 and "nfe" in result.stdout
+    probe = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0 and probe.stderr.strip().splitlines()[-1:] in ([], [""]), probe.stderr[-2000:]
 
 
 @pytest.mark.parametrize(

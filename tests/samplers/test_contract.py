@@ -74,6 +74,17 @@ def test_full_windows_equal_algorithm_2_windows_when_s_is_k_minus_m(name):
     assert torch.equal(stride, full) and stride_model.nfe == full_model.nfe
 
 
+@pytest.mark.parametrize("plan", [PLAN, SHORT, RolloutPlan(frames=6, context=2, stride=1, length=9)], ids=["full", "short", "ar"])
+@pytest.mark.parametrize("window", ["stride", "full"])
+def test_declared_nfe_is_the_counted_nfe(name, plan, window):
+    """A sampler that declares its NFE (``Sampler.declared_nfe``; built-ins do, a plugin may) spends exactly that."""
+    sampler, model, _ = run(name, seed=0, plan=plan, window=window)
+    declared = sampler.declared_nfe(plan)
+    assert declared is None or declared == model.nfe, (declared, model.nfe)
+    if name in ("mgm", "fm", "df", "rdm"):
+        assert declared is not None, f"built-in {name} declares no NFE"
+
+
 def test_counted_nfe_matches_paper_formula(name):
     sampler, model, _ = run(name, seed=0)
     expected = expected_nfe(name, PLAN, sampler)

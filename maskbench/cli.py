@@ -364,7 +364,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     from maskbench.core.data import default_data_dir, open_videos
     from maskbench.core.distributed import local_device
     from maskbench.core.token_cache import build_token_cache
-    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.tokenizers.base import get_tokenizer
 
     device = local_device(args.device)
     tokenizer = get_tokenizer(args.tokenizer, args.tokenizer_path, device=device)

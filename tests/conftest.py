@@ -30,7 +30,7 @@ def assets(tmp_path_factory):
     from maskbench.core.backbone import build_backbone
     from maskbench.core.checkpoint import ModelCard, save_model
     from maskbench.core.data.vizdoom import render_dataset
-    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.tokenizers.base import get_tokenizer
 
     root = tmp_path_factory.mktemp("assets")
     render_dataset(root / "data", videos=3, frames=20, size=64, seed=0, workers=1, progress=False)

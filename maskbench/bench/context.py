@@ -95,7 +95,7 @@ def prepare(config: RunConfig) -> Bench:
 
 
 def _tokenizer(config: RunConfig, card: ModelCard, model, device):
-    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.tokenizers.base import get_tokenizer
 
     tokenizer = get_tokenizer(config.tokenizer or card.tokenizer, config.tokenizer_path, device=device)
     if tokenizer.vocab_size != model.config.vocab_size:

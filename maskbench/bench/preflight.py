@@ -127,7 +127,7 @@ def check_before_loading(config, card: dict) -> None:
     from maskbench.core.distributed import local_device
     from maskbench.core.plugins import lookup
     from maskbench.core.rollout import RolloutPlan
-    from maskbench.tokenizers.vq import tokenizer_registry
+    from maskbench.tokenizers.base import tokenizer_registry
     from maskbench.metrics.i3d import MIN_FRAMES
 
     local_device(config.device)

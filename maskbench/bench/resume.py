@@ -63,7 +63,7 @@ def light_bench(config: RunConfig) -> Bench | None:
     from maskbench.core.checkpoint import read_card, weights_identity
     from maskbench.core.data import default_data_dir
     from maskbench.core.distributed import local_device
-    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.tokenizers.base import get_tokenizer
     from maskbench.bench.context import _videos
 
     if config.data is None and not (default_data_dir() / "meta.json").is_file():

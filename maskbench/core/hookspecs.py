@@ -23,4 +23,4 @@ def maskbench_schedules() -> list:
 
 @hookspec
 def maskbench_tokenizers() -> list:
-    """Return tokenizer specs (``maskbench.tokenizers.vq.TokenizerSpec``) to register."""
+    """Return tokenizer specs (``maskbench.tokenizers.base.TokenizerSpec``) to register."""

@@ -60,7 +60,7 @@ def build_token_cache(videos, tokenizer, out_dir: str | os.PathLike, batch_size:
 
     Args:
         videos: a :class:`maskbench.core.data.VideoSet` of equal-length uint8 ``[F, H, W, 3]`` videos.
-        tokenizer: a :class:`maskbench.tokenizers.vq.Tokenizer`.
+        tokenizer: a :class:`maskbench.tokenizers.base.Tokenizer`.
         out_dir: the cache folder (created). An existing complete cache is rebuilt.
         batch_size: videos per ``encode`` call.
         device: where the tokenizer runs (it is moved there if it has a ``to`` method); ``None`` leaves

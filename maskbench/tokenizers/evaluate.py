@@ -32,7 +32,7 @@ def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
     from maskbench.core.data import open_videos, random_windows
     from maskbench.core.distributed import local_device
     from maskbench.tokenizers.train import evaluate_tokenizer, write_reconstruction_gif
-    from maskbench.tokenizers.vq import get_tokenizer
+    from maskbench.tokenizers.base import get_tokenizer
     from maskbench.metrics.features import i3d_features
     from maskbench.metrics.fvd import fvd_result
     from maskbench.metrics.protocols import check_protocol, protocol_clips, protocol_frames

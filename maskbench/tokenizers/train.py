@@ -422,7 +422,7 @@ def write_reconstruction_gif(tokenizer, videos, path: str | os.PathLike, count: 
     """A GIF of real clips (left) next to their ``decode(encode(x))`` reconstructions (right).
 
     Args:
-        tokenizer: a :class:`maskbench.tokenizers.vq.Tokenizer`.
+        tokenizer: a :class:`maskbench.tokenizers.base.Tokenizer`.
         videos: a :class:`maskbench.core.data.VideoSet` (the test split, normally).
         path: output ``.gif``.
         count: clips, one per row.

@@ -1,4 +1,4 @@
-"""Tokenizers: pixel videos <-> token ids, one small interface over ``diffusers.VQModel``.
+"""The shipped tokenizers: :class:`~maskbench.tokenizers.base.Tokenizer` over ``diffusers.VQModel``.
 
 Two are registered (README, "Tokenizers"): ``vizdoom-vq``, a small VQ autoencoder trained here on the
 embedded ViZDoom frames and shipped in ``maskbench/weights/vizdoom-vq``, and ``vqgan``, any VQModel
@@ -10,9 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -20,46 +18,9 @@ from einops import rearrange
 
 from maskbench.core.errors import MaskbenchError
 from maskbench.core.hookspecs import hookimpl
+from maskbench.tokenizers.base import TokenizerSpec
 
 DEFAULT_VIZDOOM_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "vizdoom-vq"
-
-
-class Tokenizer(Protocol):
-    """What samplers, caches and the harness need from a tokenizer.
-
-    Attributes:
-        name: registry name.
-        vocab_size: number of codes ``K``; ids are ``0..K-1`` (the mask id ``K`` is the backbone's).
-        downsample: spatial factor ``f``: ``[H, W]`` frames become ``[H/f, W/f]`` token grids.
-    """
-
-    name: str
-    vocab_size: int
-    downsample: int
-
-    def identity(self) -> str:
-        """Stable id for caches and model cards: name plus a hash of config and weights."""
-
-    def encode(self, video: torch.Tensor) -> torch.Tensor:
-        """uint8 ``[B, F, H, W, 3]`` -> long ``[B, F, H/f, W/f]``."""
-
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """long ``[B, F, h, w]`` -> uint8 ``[B, F, h*f, w*f, 3]``."""
-
-
-@dataclass(frozen=True)
-class TokenizerSpec:
-    """A registered tokenizer.
-
-    Attributes:
-        name: registry name (``--tokenizer``).
-        load: ``load(path_or_None, device=...)`` -> :class:`Tokenizer`; ``None`` means default weights.
-        help: one line for ``--help`` listings.
-    """
-
-    name: str
-    load: Callable[..., Tokenizer]
-    help: str
 
 
 class VQTokenizer:
@@ -246,7 +207,7 @@ def load_vq_model(path: str | Path, what: str):
         raise MaskbenchError(f"{what}: cannot load the VQModel in {root} ({type(error).__name__}: {first_line})") from None
 
 
-# ---------------------------------------------------------------- registry
+# ---------------------------------------------------------------- the shipped tokenizers, as a plugin
 
 
 def load_vizdoom_vq(path: str | Path | None = None, device: str | torch.device | None = None) -> VQTokenizer:
@@ -273,27 +234,3 @@ def maskbench_tokenizers() -> list[TokenizerSpec]:
         TokenizerSpec("vqgan", load_vqgan, "any diffusers VQModel folder given with --tokenizer-path, e.g. the "
                       "paper's SD-VQGAN f8 (K=16384)"),
     ]
-
-
-def tokenizer_registry() -> dict[str, TokenizerSpec]:
-    """``{name: TokenizerSpec}`` over every plugin."""
-    from maskbench.core.plugins import collect, plugin_manager
-
-    return collect(plugin_manager().hook.maskbench_tokenizers, key=lambda spec: spec.name, kind="tokenizer")
-
-
-def get_tokenizer(name: str, path: str | Path | None = None, device: str | torch.device | None = None) -> Tokenizer:
-    """Load a registered tokenizer.
-
-    Args:
-        name: registry name (``vizdoom-vq``, ``vqgan``, or a plugin's).
-        path: weights folder; ``None`` for the tokenizer's default weights.
-        device: where it runs (default CPU).
-
-    Raises:
-        MaskbenchError: unknown name (the message lists the registered ones) or unloadable weights.
-    """
-    from maskbench.core.plugins import lookup
-
-    spec = lookup(tokenizer_registry(), name, "tokenizer")
-    return spec.load(path, device=device)

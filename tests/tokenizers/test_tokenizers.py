@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from maskbench.core.errors import MaskbenchError
-from maskbench.tokenizers.vq import (DEFAULT_VIZDOOM_WEIGHTS, VQTokenizer, get_tokenizer, nearest_codes,
-                                       tokenizer_registry, to_unit_range)
+from maskbench.tokenizers.base import get_tokenizer, tokenizer_registry
+from maskbench.tokenizers.vq import DEFAULT_VIZDOOM_WEIGHTS, VQTokenizer, nearest_codes, to_unit_range
 
 K = 32
 

@@ -11,6 +11,8 @@ import sys
 from typing import Callable, Sequence
 
 from maskbench.bench.config import DEFAULT_SAMPLERS
+from maskbench.core.config import (add_arguments, config_from_args, count, device_name, existing_path, fraction,
+                                   int_list, name_list, positive_float, positive_int, split_name)
 from maskbench.core.errors import MaskbenchError
 
 
@@ -21,67 +23,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    """``"1,2,5"`` -> ``(1, 2, 5)``; anything else is a one-line argparse error."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def name_list(text: str) -> tuple[str, ...]:
-    """``"mgm, fm"`` -> ``("mgm", "fm")``; an empty list is a one-line argparse error."""
-    from maskbench.core.plugins import parse_names
-
-    names = tuple(parse_names(text))
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated names, got none")
-    return names
-
-
-def _number(kind: type, text: str, low: float, strict: bool, high: float | None = None):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
-    if value != value or value < low or (strict and value == low) or (high is not None and value >= high):
-        bound = f"{'>' if strict else '>='} {low}" + (f" and < {high}" if high is not None else "")
-        raise argparse.ArgumentTypeError(f"expected a value {bound}, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
-    return _number(int, text, 1, strict=False)
-
-
-def count(text: str) -> int:
-    """An integer >= 0."""
-    return _number(int, text, 0, strict=False)
-
-
-def positive_float(text: str) -> float:
-    """A number > 0."""
-    return _number(float, text, 0.0, strict=True)
-
-
-def fraction(text: str) -> float:
-    """A number in the open interval (0, 1)."""
-    return _number(float, text, 0.0, strict=True, high=1.0)
-
-
-def device_name(text: str) -> str:
-    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked here, without importing torch)."""
-    import re
-
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
-    return text
-
-
 def out_dir(text: str) -> str:
     """An output folder that is, or can be made, writable (nothing is created while parsing)."""
     from maskbench.bench.preflight import check_out
@@ -90,15 +31,6 @@ def out_dir(text: str) -> str:
         check_out(text, flag="folder")
     except MaskbenchError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("folder ")) from None
-    return text
-
-
-def existing_path(text: str) -> str:
-    """An input file or folder that exists."""
-    from pathlib import Path
-
-    if not Path(text).expanduser().exists():
-        raise argparse.ArgumentTypeError(f"{text} does not exist")
     return text
 
 
@@ -126,8 +58,8 @@ def cmd_nfe(args: argparse.Namespace) -> int:
     from maskbench.bench.config import sampler_options
     from maskbench.bench.nfe import NFEConfig, nfe_rows
 
-    config = NFEConfig(sampler_options(args.samplers, args.opt), args.frames, args.context, args.stride, args.extrap,
-                       time_independent=args.time_independent)
+    config = NFEConfig(samplers=sampler_options(args.samplers, args.opt), frames=args.frames, context=args.context,
+                       stride=args.stride, factors=args.extrap, time_independent=args.time_independent)
     rows = nfe_rows(config, progress=True)
     if args.format == "csv":
         print("sampler,extrap,nfe")
@@ -159,14 +91,8 @@ def run_config(args: argparse.Namespace, videos: int):
     """``maskbench run``'s arguments as a validated :class:`~maskbench.bench.config.RunConfig`."""
     from maskbench.bench.config import RunConfig, sampler_options
 
-    return RunConfig(
-        samplers=sampler_options(args.samplers, args.opt), factors=args.extrap, model=args.model,
-        tokenizer=args.tokenizer, tokenizer_path=args.tokenizer_path, data=args.data,
-        split=None if args.split == "all" else (args.split or "test"),
-        videos=videos, frames=args.frames, context=args.context, stride=args.stride, seed=args.seed,
-        time_independent=args.time_independent, device=args.device, out=args.out, batch_size=args.batch_size,
-        fvd=args.fvd, samples=args.samples, fvd_protocol=args.fvd_protocol,
-    )
+    return config_from_args(RunConfig, args, samplers=sampler_options(args.samplers, args.opt), videos=videos,
+                            split=None if args.split == "all" else (args.split or "test"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,30 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def add_run_parser(sub) -> None:
+    from maskbench.bench.config import RunConfig
+
     p = sub.add_parser("run", help="samplers x extrapolation factors: counted NFE, seconds, FVD, tables, plots, videos")
     add_sampler_arguments(p, ",".join(DEFAULT_SAMPLERS))
-    p.add_argument("--extrap", type=int_list, default=(2,), help="extrapolation factors, comma-separated, L = x * k (default 2)")
-    p.add_argument("--model", help="trained model folder (default: the shipped frame-level ViZDoom model)")
-    p.add_argument("--tokenizer", help="registered tokenizer name, e.g. vizdoom-vq or vqgan (default: the model's)")
-    p.add_argument("--tokenizer-path", help="weights folder for the tokenizer (default: its shipped weights; "
-                   "SD-VQGAN: a diffusers-format folder)")
-    p.add_argument("--data", help="videos: our shard folder, a folder of video files or of frame folders "
-                   "(default: the embedded ViZDoom test split, 625 videos rendered into $MASKBENCH_DATA or "
-                   "~/.cache/maskbench/vizdoom on first use, about 2 min, 2.2 GB)")
-    p.add_argument("--split", help="split of --data: train, test or all (default test; the embedded set: test only)")
-    p.add_argument("--videos", type=positive_int, help="videos per cell (paper: 625 DMLab / 704 FFS; default 256 on "
-                   "CUDA, 4 on CPU: about 6 minutes on a 2-core CPU, FVD biased); FVD needs at least 2")
-    p.add_argument("--frames", type=positive_int, help="window k (default: the model's training window)")
-    p.add_argument("--context", type=positive_int, help="context frames m (default: the model card's)")
-    p.add_argument("--stride", type=positive_int, help="stride s <= k - m (default: the model card's)")
-    p.add_argument("--seed", type=count, default=0, help="seed of the contexts and of every sampler's draws (default 0)")
-    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto: "
-                   "this rank's GPU if any, else the CPU)")
-    p.add_argument("--batch-size", type=positive_int, help="videos sampled together (default 8 on CPU, 32 on CUDA)")
-    p.add_argument("--out", type=out_dir, default="runs/latest",
-                   help="output folder; rerunning into it skips finished cells (default runs/latest)")
-    p.add_argument("--no-fvd", dest="fvd", action="store_false", help="skip FVD (NFE and timing only; default: FVD on)")
-    p.add_argument("--samples", type=count, default=4, help="videos per cell kept for the grids (default 4)")
+    add_arguments(p, RunConfig, only=("factors", "model", "tokenizer", "tokenizer_path", "data", "split", "videos",
+                                      "frames", "context", "stride", "seed", "device", "batch_size", "out", "fvd",
+                                      "samples"), options={"out": dict(type=out_dir)})
     add_fvd_protocol_argument(p)
     p.set_defaults(func=cmd_run)
 
@@ -298,8 +207,7 @@ def cmd_fvd(args: argparse.Namespace) -> int:
     if args.size is not None:  # removed: it resized before I3D, a second resize the protocol does not have
         raise MaskbenchError("--size was removed: frames are now read at their own resolution and resized only by "
                              "I3D's preprocessing (bilinear to 224, as StyleGAN-V); drop --size")
-    result = fvd_between(CompareConfig(args.real, args.fake, args.frames, args.position, args.videos, args.seed,
-                                       args.device, args.fvd_protocol))
+    result = fvd_between(config_from_args(CompareConfig, args, protocol=args.fvd_protocol))
     if args.json:
         print(json.dumps({**result.record(), "position": args.position, "seed": args.seed}))
     else:
@@ -317,19 +225,12 @@ def add_fvd_protocol_argument(p: argparse.ArgumentParser, default: str | None = 
 
 
 def add_fvd_parser(sub) -> None:
+    from maskbench.bench.compare import CompareConfig
+
     p = sub.add_parser("fvd", help="FVD between two fixed video sets, each video once "
                                    "(folders of videos, of frame folders, or our shards)")
-    p.add_argument("--real", required=True, type=existing_path, help="reference videos")
-    p.add_argument("--fake", required=True, type=existing_path, help="generated videos")
-    p.add_argument("--frames", type=positive_int, default=16, help="frames per clip, one window per video (default 16)")
-    p.add_argument("--position", choices=("center", "first", "random"), default="center",
-                   help="where each video's window sits: center (default; the whole video when it has exactly "
-                        "--frames frames), first, or random (from --seed)")
+    add_arguments(p, CompareConfig, only=("real", "fake", "frames", "position", "videos", "seed", "device"))
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)  # removed; cmd_fvd says so in one line
-    p.add_argument("--videos", type=positive_int,
-                   help="videos per side, a seeded subset without replacement (default: every video once)")
-    p.add_argument("--seed", type=count, default=0, help="seed of --position random and of --videos (default 0)")
-    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
     add_fvd_protocol_argument(p)
     p.add_argument("--json", action="store_true",
                    help='print {"fvd", "fvd_low", "fvd_high", "kvd", "kvd_low", "kvd_high", "n_real", "n_fake", "frames", '
@@ -351,9 +252,7 @@ def cmd_tokenizer_eval(args: argparse.Namespace) -> int:
     from maskbench.metrics.fvd import fvd_report
     from maskbench.tokenizers.evaluate import ReconstructionConfig, evaluate_reconstruction
 
-    config = ReconstructionConfig(args.data, args.out, args.tokenizer, args.tokenizer_path, args.split, args.videos,
-                                  args.frames, args.seed, args.device, args.fvd_protocol)
-    r = evaluate_reconstruction(config)
+    r = evaluate_reconstruction(config_from_args(ReconstructionConfig, args))
     print(f"PSNR {r['psnr_db']:.2f} dB, {r['codes_used']} codes used (perplexity {r['perplexity']}); reconstruction "
           + fvd_report(r["videos"], r["videos"], r["reconstruction_fvd"]))
     print(f"wrote {args.out}/reconstruction.json and {args.out}/reconstruction.gif (real | reconstruction)")
@@ -375,14 +274,9 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
-def split_name(text: str) -> str:
-    """``train``, ``test`` or ``all``."""
-    if text not in ("train", "test", "all"):
-        raise argparse.ArgumentTypeError(f"expected train, test or all, got {text!r}")
-    return text
-
-
 def add_tokenizer_parsers(sub) -> None:
+    from maskbench.tokenizers.evaluate import ReconstructionConfig
+
     p = sub.add_parser("tokenizer", help="train or evaluate a VQ tokenizer")
     tok = p.add_subparsers(dest="action", required=True, parser_class=Parser)
     t = tok.add_parser("train", help="train the ViZDoom VQ tokenizer (diffusers VQModel, f8)")
@@ -400,15 +294,8 @@ def add_tokenizer_parsers(sub) -> None:
                    help="keep checkpoint.pt after the final save, so that a later run with more --steps continues")
     t.set_defaults(func=cmd_tokenizer_train)
     e = tok.add_parser("eval", help="PSNR, codebook usage, reconstruction FVD and a real|reconstruction GIF")
-    e.add_argument("--data", required=True, type=existing_path, help="videos to reconstruct (e.g. data/vizdoom)")
-    e.add_argument("--split", default="test", type=split_name, help="train, test or all (default test)")
-    e.add_argument("--tokenizer", default="vizdoom-vq", help="tokenizer name (default vizdoom-vq)")
-    e.add_argument("--tokenizer-path", type=existing_path, help="weights folder (default: the tokenizer's shipped weights)")
-    e.add_argument("--videos", type=positive_int, default=64, help="clips for PSNR and FVD (default 64)")
-    e.add_argument("--frames", type=positive_int, default=16, help="frames per clip (default 16)")
-    e.add_argument("--seed", type=count, default=0, help="seed of the clip draws (default 0)")
-    e.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
-    e.add_argument("--out", required=True, type=out_dir, help="folder for reconstruction.json and reconstruction.gif")
+    add_arguments(e, ReconstructionConfig, only=("data", "split", "tokenizer", "tokenizer_path", "videos", "frames",
+                                                 "seed", "device", "out"), options={"out": dict(type=out_dir)})
     add_fvd_protocol_argument(e)
     e.set_defaults(func=cmd_tokenizer_eval)
 

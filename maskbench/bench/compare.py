@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from maskbench.core.config import count, device_name, existing_path, positive_int, setting
 from maskbench.core.errors import MaskbenchError
-from maskbench.metrics.fvd import FVDResult
 from maskbench.metrics.protocols import DEFAULT_PROTOCOL, check_protocol
+
+if TYPE_CHECKING:  # scipy: not at `maskbench --help`, which builds this config's flags
+    from maskbench.metrics.fvd import FVDResult
 
 CHUNK = 64  # videos read at once: bounds memory at native resolution
 
@@ -29,14 +33,18 @@ class CompareConfig:
         protocol: ``full`` scores the whole window, ``center16`` its 16 centre frames.
     """
 
-    real: str
-    fake: str
-    frames: int = 16
-    position: str = "center"
-    videos: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    protocol: str = DEFAULT_PROTOCOL
+    real: str = setting(help="reference videos", cli=dict(type=existing_path))
+    fake: str = setting(help="generated videos", cli=dict(type=existing_path))
+    frames: int = setting(16, "frames per clip, one window per video", cli=dict(type=positive_int))
+    # choices: core.data.POSITIONS, not imported here, so that `maskbench --help` stays fast
+    position: str = setting("center", "where each video's window sits: center (default; the whole video when it has "
+                            "exactly --frames frames), first, or random (from --seed)",
+                            cli=dict(choices=("center", "first", "random")))
+    videos: int | None = setting(None, "videos per side, a seeded subset without replacement (default: every video "
+                                 "once)", cli=dict(type=positive_int))
+    seed: int = setting(0, "seed of --position random and of --videos", cli=dict(type=count))
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
+    protocol: str = setting(DEFAULT_PROTOCOL, "frames I3D scores: full or center16")
 
     def __post_init__(self) -> None:
         from maskbench.core.data import POSITIONS

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from maskbench.core.config import setting
+from maskbench.core.config import count, device_name, int_list, positive_int, setting
 from maskbench.core.errors import MaskbenchError
 
 #: ``--samplers`` of ``maskbench run`` and ``maskbench nfe`` when not given: the paper's four.
@@ -27,24 +27,34 @@ class RunConfig:
     samplers: Mapping[str, Mapping[str, Any]] = setting(
         default_factory=lambda: {name: {} for name in DEFAULT_SAMPLERS},
         help="registry name -> the options set for it, typed, in the order the cells run")
-    factors: tuple[int, ...] = setting((2,), "extrapolation factors x, rollouts of L = x * k frames")
-    model: str | None = setting(None, "trained model folder (None: the shipped frame-level ViZDoom model)")
-    tokenizer: str | None = setting(None, "registered tokenizer name (None: the model card's)")
-    tokenizer_path: str | None = setting(None, "the tokenizer's weights folder (None: its shipped weights)")
-    data: str | None = setting(None, "videos (None: the embedded ViZDoom test split, rendered on first use)")
-    split: str | None = setting("test", "split of data: train or test (None: every video)")
-    videos: int = setting(4, "videos per cell")
-    frames: int | None = setting(None, "window k (None: the model card's)")
-    context: int | None = setting(None, "context frames m (None: the model card's)")
-    stride: int | None = setting(None, "stride s <= k - m (None: the model card's)")
-    seed: int = setting(0, "seed of the contexts and of every sampler's draws")
+    factors: tuple[int, ...] = setting((2,), "extrapolation factors, comma-separated, L = x * k",
+                                       cli=dict(flag="--extrap", type=int_list))
+    model: str | None = setting(None, "trained model folder (default: the shipped frame-level ViZDoom model)")
+    tokenizer: str | None = setting(None, "registered tokenizer name, e.g. vizdoom-vq or vqgan (default: the model's)")
+    tokenizer_path: str | None = setting(None, "weights folder for the tokenizer (default: its shipped weights; "
+                                               "SD-VQGAN: a diffusers-format folder)")
+    data: str | None = setting(None, "videos: our shard folder, a folder of video files or of frame folders "
+                                     "(default: the embedded ViZDoom test split, 625 videos rendered into "
+                                     "$MASKBENCH_DATA or ~/.cache/maskbench/vizdoom on first use, about 2 min, 2.2 GB)")
+    split: str | None = setting("test", "split of data: train or test (None: every video)", cli=dict(
+        default=None, help="split of --data: train, test or all (default test; the embedded set: test only)"))
+    videos: int = setting(4, "videos per cell", cli=dict(
+        default=None, type=positive_int, help="videos per cell (paper: 625 DMLab / 704 FFS; default 256 on CUDA, "
+        "4 on CPU: about 6 minutes on a 2-core CPU, FVD biased); FVD needs at least 2"))
+    frames: int | None = setting(None, "window k (default: the model's training window)", cli=dict(type=positive_int))
+    context: int | None = setting(None, "context frames m (default: the model card's)", cli=dict(type=positive_int))
+    stride: int | None = setting(None, "stride s <= k - m (default: the model card's)", cli=dict(type=positive_int))
+    seed: int = setting(0, "seed of the contexts and of every sampler's draws", cli=dict(type=count))
     time_independent: bool = setting(False, "every sampler passes t = 0 to the model (paper eq. 8), unless its "
                                             "options say otherwise")
-    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
-    out: str = setting("runs/latest", "output folder; a rerun into it skips finished cells")
-    batch_size: int | None = setting(None, "videos sampled together (None: 8 on CPU, 32 on CUDA)")
-    fvd: bool = setting(True, "score FVD (off: NFE and timing only)")
-    samples: int = setting(4, "videos per cell kept for the grids")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ... (default auto: this rank's GPU if any, else the CPU)",
+                          cli=dict(type=device_name))
+    out: str = setting("runs/latest", "output folder; rerunning into it skips finished cells")
+    batch_size: int | None = setting(None, "videos sampled together (default 8 on CPU, 32 on CUDA)",
+                                     cli=dict(type=positive_int))
+    fvd: bool = setting(True, "score FVD (off: NFE and timing only)",
+                        cli=dict(help="skip FVD (NFE and timing only; default: FVD on)"))
+    samples: int = setting(4, "videos per cell kept for the grids", cli=dict(type=count))
     fvd_protocol: str = setting("full", "frames I3D scores: full or center16")
 
     def __post_init__(self) -> None:

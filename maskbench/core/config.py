@@ -13,14 +13,20 @@ Three ways in, one set of types (``int``, ``float``, ``bool``, ``str``, ``Option
   which builds the dataclass from both, the overrides last, so that ``__post_init__`` sees the final values.
 
 Every refusal is a one-line :class:`~maskbench.core.errors.MaskbenchError`.
+
+The same fields make command-line flags: :func:`add_arguments` adds one argparse option per field (its
+help, default, and the ``add_argument`` keywords of ``metadata["cli"]``), :func:`config_from_args` builds the
+dataclass from the parsed namespace by keyword. The argparse value types the fields name (:func:`positive_int`,
+:func:`existing_path`, ...) live here too, so that any layer's config can name them.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from maskbench.core.errors import MaskbenchError
@@ -30,9 +36,17 @@ _NONE = {"none", "null", "~", ""}
 _KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}
 
 
-def setting(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING) -> Any:
-    """A configuration field with its one-line help: ``videos: int = setting(4, "videos per cell")``."""
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={"help": help})
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING,
+            cli: Mapping[str, Any] | None = None) -> Any:
+    """A configuration field with its one-line help: ``videos: int = setting(4, "videos per cell")``.
+
+    Args:
+        cli: how its command-line flag differs from what the field implies (:func:`add_arguments`):
+            ``add_argument`` keywords (``type=positive_int``, ``choices``, ``metavar``, ``help``: the flag's
+            own help, ``default``: the flag's own default), and ``flag``, its option string.
+    """
+    metadata = {"help": help, **({"cli": dict(cli)} if cli else {})}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 def field_help(cls: type, name: str) -> str:
@@ -114,6 +128,163 @@ def from_mapping(cls: type, data: Mapping[str, Any] | None = None, overrides: It
                  what: str = "field(s)"):
     """``cls(**fields)`` from a YAML mapping, then ``key=value`` overrides (the overrides win)."""
     return cls(**{**typed_fields(cls, data or {}, where, what=what), **parse_overrides(cls, overrides, where, what)})
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *, only: Sequence[str] | None = None,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """One option of ``parser`` per field of dataclass ``cls``, its destination the field's name.
+
+    Each option is, unless ``metadata["cli"]`` or ``options`` say otherwise: flag ``--batch-size`` for field
+    ``batch_size`` (a ``bool`` field: ``--x``, ``store_true``, when its default is false, else ``--no-x``,
+    ``store_false``); the field's default, required when it has none; values parsed to the field's type
+    (:func:`parse_value`); the field's help, followed by `` (default X)`` unless the help already speaks of
+    its default, the flag takes no value, or there is no default (``None``, empty).
+
+    Args:
+        only: the fields to add, in this order (default: every field, in declaration order).
+        options: field name -> ``add_argument`` keywords for this parser, over the field's ``metadata["cli"]``
+            (e.g. ``{"out": {"type": out_dir}}``, a type from a layer the config cannot import).
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [name for name in only or () if name not in fields]
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+    hints = field_types(cls)
+    for name in only if only is not None else fields:
+        flag, kwargs = _argument(fields[name], hints[name], {**fields[name].metadata.get("cli", {}),
+                                                              **(options or {}).get(name, {})})
+        parser.add_argument(flag, **kwargs)
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any):
+    """``cls(**fields)``, by keyword: every field of ``cls`` that ``args`` holds (:func:`add_arguments` names
+    them after the fields), then ``overrides``, which win."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init and hasattr(args, f.name)}
+    return cls(**{**given, **overrides})
+
+
+def _argument(f: dataclasses.Field, hint: Any, cli: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The option string and ``add_argument`` keywords of field ``f``."""
+    required = False
+    if "default" in cli:
+        default = cli.pop("default")
+    elif f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        default, required = None, True
+    flag = cli.pop("flag", None)
+    kwargs: dict[str, Any] = {"dest": f.name, "default": default}
+    if hint is bool:
+        kwargs["action"] = "store_false" if default else "store_true"
+        flag = flag or f"--{'no-' if default else ''}{f.name.replace('_', '-')}"
+    else:
+        flag = flag or f"--{f.name.replace('_', '-')}"
+        inner = _optional(hint) or hint
+        if inner is not str and inner is not Any and "type" not in cli:
+            kwargs["type"] = _flag_type(inner)
+        if flag.lstrip("-").replace("-", "_") != f.name and "choices" not in cli:
+            kwargs["metavar"] = flag.lstrip("-").replace("-", "_").upper()  # argparse's own, from the flag
+        if required:
+            kwargs["required"] = True
+    kwargs.update(cli)
+    text = kwargs.get("help", f.metadata.get("help", ""))
+    shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    if kwargs.get("action") not in ("store_true", "store_false") and shown not in (None, "") and "default" not in text:
+        text = f"{text} (default {shown})"
+    kwargs["help"] = text.replace("%", "%%")  # argparse formats help with %
+    return flag, kwargs
+
+
+def _flag_type(hint: Any):
+    """An argparse type: text to a value of ``hint``, a refusal saying what was expected."""
+
+    def parse(text: str) -> Any:
+        try:
+            return _parse(text.strip(), hint)
+        except (ValueError, TypeError):
+            raise argparse.ArgumentTypeError(f"expected {describe(hint)}, got {text!r}") from None
+
+    parse.__name__ = type_name(hint)
+    return parse
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"1,2,5"`` -> ``(1, 2, 5)``; anything else is a one-line argparse error."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """``"mgm, fm"`` -> ``("mgm", "fm")``; an empty list is a one-line argparse error."""
+    from maskbench.core.plugins import parse_names
+
+    names = tuple(parse_names(text))
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated names, got none")
+    return names
+
+
+def _number(kind: type, text: str, low: float, strict: bool, high: float | None = None):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+    if value != value or value < low or (strict and value == low) or (high is not None and value >= high):
+        bound = f"{'>' if strict else '>='} {low}" + (f" and < {high}" if high is not None else "")
+        raise argparse.ArgumentTypeError(f"expected a value {bound}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _number(int, text, 1, strict=False)
+
+
+def count(text: str) -> int:
+    """An integer >= 0."""
+    return _number(int, text, 0, strict=False)
+
+
+def positive_float(text: str) -> float:
+    """A number > 0."""
+    return _number(float, text, 0.0, strict=True)
+
+
+def fraction(text: str) -> float:
+    """A number in the open interval (0, 1)."""
+    return _number(float, text, 0.0, strict=True, high=1.0)
+
+
+def device_name(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked here, without importing torch)."""
+    import re
+
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+def existing_path(text: str) -> str:
+    """An input file or folder that exists."""
+    from pathlib import Path
+
+    if not Path(text).expanduser().exists():
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    return text
+
+
+def split_name(text: str) -> str:
+    """``train``, ``test`` or ``all``."""
+    if text not in ("train", "test", "all"):
+        raise argparse.ArgumentTypeError(f"expected train, test or all, got {text!r}")
+    return text
 
 
 def _refuse_unknown(keys: Iterable[Any], known: Mapping[str, Any], where: str, what: str) -> None:

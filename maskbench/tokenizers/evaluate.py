@@ -5,29 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+from maskbench.core.config import count, device_name, existing_path, positive_int, setting, split_name
 
 
 @dataclass(frozen=True)
 class ReconstructionConfig:
     """``maskbench tokenizer eval``: ``videos`` random clips of ``frames`` frames from ``split``."""
 
-    data: str
-    out: str
-    tokenizer: str = "vizdoom-vq"
-    tokenizer_path: str | None = None
-    split: str = "test"
-    videos: int = 64
-    frames: int = 16
-    seed: int = 0
-    device: str = "auto"
-    fvd_protocol: str = "full"
+    data: str = setting(help="videos to reconstruct (e.g. data/vizdoom)", cli=dict(type=existing_path))
+    out: str = setting(help="folder for reconstruction.json and reconstruction.gif")
+    tokenizer: str = setting("vizdoom-vq", "tokenizer name")
+    tokenizer_path: str | None = setting(None, "weights folder (default: the tokenizer's shipped weights)",
+                                         cli=dict(type=existing_path))
+    split: str = setting("test", "train, test or all", cli=dict(type=split_name))
+    videos: int = setting(64, "clips for PSNR and FVD", cli=dict(type=positive_int))
+    frames: int = setting(16, "frames per clip", cli=dict(type=positive_int))
+    seed: int = setting(0, "seed of the clip draws", cli=dict(type=count))
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
+    fvd_protocol: str = setting("full", "frames I3D scores: full or center16")
 
 
 def evaluate_reconstruction(config: ReconstructionConfig) -> dict:
     """Writes ``reconstruction.json`` and ``reconstruction.gif`` into ``config.out``; returns the numbers."""
     import json
+
+    import numpy as np
+    import torch  # here, not above: `maskbench --help` builds this config's flags
 
     from maskbench.core.data import open_videos, random_windows
     from maskbench.core.distributed import local_device

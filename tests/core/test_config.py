@@ -1,12 +1,14 @@
-"""The configuration toolkit: every coercion and its one-line refusal, overrides, unknown keys."""
+"""The configuration toolkit: every coercion and its one-line refusal, overrides, unknown keys, flags."""
 
+import argparse
+import re
 from dataclasses import dataclass
 from typing import Optional
 
 import pytest
 
-from maskbench.core.config import (field_help, from_mapping, parse_overrides, parse_value, setting, typed_fields,
-                                   typed_value)
+from maskbench.core.config import (add_arguments, config_from_args, field_help, from_mapping, parse_overrides,
+                                   parse_value, positive_int, setting, typed_fields, typed_value)
 from maskbench.core.errors import MaskbenchError
 
 
@@ -99,3 +101,81 @@ def test_unknown_keys_are_refused_listing_the_known_ones():
 
 def test_fields_carry_their_help():
     assert field_help(Example, "steps") == "steps per window" and field_help(Example, "nosuch") == ""
+
+
+@dataclass(frozen=True)
+class Tiny:
+    data: str = setting(help="input videos")
+    batch_size: int = setting(8, "videos per batch", cli=dict(type=positive_int))
+    factors: tuple[int, ...] = setting((1, 2), "extrapolation factors", cli=dict(flag="--extrap"))
+    limit: Optional[int] = setting(None, "an optional bound")
+    lr: float = setting(1e-3, "learning rate (default: the paper's)")
+    mode: str = setting("fast", "how", cli=dict(choices=("fast", "slow")))
+    fast: bool = setting(False, "skip the slow part")
+    fvd: bool = setting(True, "score FVD", cli=dict(help="skip FVD"))
+
+
+class Refusing(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def tiny_parser(**kwargs) -> argparse.ArgumentParser:
+    parser = Refusing(prog="tiny")
+    add_arguments(parser, Tiny, **kwargs)
+    return parser
+
+
+def test_every_field_becomes_a_flag_with_its_help_and_default():
+    actions = {a.dest: a for a in tiny_parser()._actions if a.dest != "help"}
+    assert list(actions) == ["data", "batch_size", "factors", "limit", "lr", "mode", "fast", "fvd"]
+    flags = {dest: a.option_strings for dest, a in actions.items()}
+    assert flags == {"data": ["--data"], "batch_size": ["--batch-size"], "factors": ["--extrap"], "limit": ["--limit"],
+                     "lr": ["--lr"], "mode": ["--mode"], "fast": ["--fast"], "fvd": ["--no-fvd"]}
+    helps = {dest: a.help for dest, a in actions.items()}
+    assert helps == {"data": "input videos", "batch_size": "videos per batch (default 8)",
+                     "factors": "extrapolation factors (default 1,2)", "limit": "an optional bound",
+                     "lr": "learning rate (default: the paper's)", "mode": "how (default fast)",
+                     "fast": "skip the slow part", "fvd": "skip FVD"}
+    assert actions["data"].required and not actions["batch_size"].required
+    assert actions["batch_size"].type is positive_int and actions["mode"].choices == ("fast", "slow")
+    assert actions["factors"].metavar == "EXTRAP"  # argparse's own, from the flag, not from the field
+    assert "--extrap EXTRAP" in tiny_parser().format_usage()
+
+
+def test_values_are_parsed_to_the_fields_types():
+    args = tiny_parser().parse_args(["--data", "v", "--batch-size", "3", "--extrap", "1,5", "--limit", "7",
+                                     "--lr", "2e-4", "--mode", "slow", "--fast", "--no-fvd"])
+    assert vars(args) == dict(data="v", batch_size=3, factors=(1, 5), limit=7, lr=2e-4, mode="slow", fast=True,
+                              fvd=False)
+    defaults = tiny_parser().parse_args(["--data", "v"])
+    assert vars(defaults) == dict(data="v", batch_size=8, factors=(1, 2), limit=None, lr=1e-3, mode="fast",
+                                  fast=False, fvd=True)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--batch-size", "0"], "argument --batch-size: expected a value >= 1, got 0"),
+    (["--extrap", "1,x"], "argument --extrap: expected comma-separated integers, got '1,x'"),
+    (["--limit", "none"], "argument --limit: expected an integer, got 'none'"),
+    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+    (["--mode", "medium"], "argument --mode: invalid choice: 'medium'"),
+])
+def test_bad_values_are_refused_by_the_parser(argv, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        tiny_parser().parse_args(["--data", "v", *argv])
+
+
+def test_only_chooses_and_orders_the_flags_and_options_override_the_metadata():
+    parser = tiny_parser(only=("lr", "data"), options={"data": dict(type=str.upper, default="x", help="where")})
+    assert [a.dest for a in parser._actions if a.dest != "help"] == ["lr", "data"]
+    data = next(a for a in parser._actions if a.dest == "data")
+    assert not data.required and data.help == "where (default x)" and parser.parse_args(["--data", "v"]).data == "V"
+    with pytest.raises(ValueError, match="Tiny has no field"):
+        tiny_parser(only=("nosuch",))
+
+
+def test_the_config_is_built_by_keyword_from_the_namespace():
+    args = tiny_parser(only=("data", "batch_size", "fvd")).parse_args(["--data", "v", "--no-fvd"])
+    args.unrelated = "ignored"  # e.g. argparse's func and command
+    assert config_from_args(Tiny, args) == Tiny(data="v", batch_size=8, fvd=False)
+    assert config_from_args(Tiny, args, batch_size=2, mode="slow") == Tiny(data="v", batch_size=2, fvd=False, mode="slow")

@@ -181,13 +181,24 @@ def test_config_saved_before_the_flag_loads_time_conditioned(tmp_path):
         assert not torch.allclose(loaded(tokens, t), loaded(tokens, 1 - t))
 
 
-def test_shipped_models_are_time_conditioned():
+def test_shipped_models_are_time_conditioned_but_the_table4_one():
+    """Every shipped backbone reads its time input, except the timestep-independent model of paper Table 4,
+    whose output does not change with t."""
     from maskbench.core.checkpoint import load_model
 
     shipped = sorted(Path(__file__).resolve().parents[2].glob("maskbench/weights/latte-*"))
-    assert shipped, "no shipped backbone found"
-    for folder in shipped:
-        assert load_model(folder)[0].config.time_conditioning is True
+    assert {f.name for f in shipped} >= {"latte-vizdoom-frame", "latte-vizdoom-constant", "latte-vizdoom-frame-notime"}
+    models = {folder.name: load_model(folder)[0].eval() for folder in shipped}
+    for name, model in models.items():
+        assert model.config.time_conditioning is (name != "latte-vizdoom-frame-notime"), name
+    notime = models["latte-vizdoom-frame-notime"]
+    config = notime.config
+    tokens = torch.randint(0, config.vocab_size, (1, config.max_frames, config.height, config.width))
+    t = torch.linspace(0.1, 0.9, config.max_frames)[None]
+    with torch.no_grad():
+        assert torch.equal(notime(tokens, t), notime(tokens, 1 - t))
+        frame = models["latte-vizdoom-frame"]
+        assert not torch.allclose(frame(tokens, t), frame(tokens, 1 - t))
 
 
 def test_unknown_preset_lists_the_names():

@@ -377,6 +377,34 @@ def test_results_page_says_when_the_shipped_models_are_not_the_measured_ones(tmp
     assert _shipped_since([row(masking="frame", train_steps=None)], tmp_path) == ""
 
 
+def test_results_page_names_the_grids_that_measure_the_shipped_models_and_current_code(monkeypatch):
+    import publish.results_page as page
+
+    monkeypatch.setattr(page, "_shipped_since", lambda rows: "" if rows[0].fresh else " other models")
+    monkeypatch.setattr(page, "_revised_since", lambda rows: "")
+    row = SimpleNamespace
+    grids = {"table1": [row(fresh=False)], "table4": [row(fresh=True)]}
+    assert page._current(grids) == (" Grids whose every cell measures the shipped models and the current code: table4; "
+                                    "not yet: table1.")
+    assert page._current({"table4": [row(fresh=True)]}) == ""  # all current: nothing to single out
+    assert page._current({"table1": [row(fresh=False)]}) == ""  # none current: the other sentences say so
+
+
+def test_shipped_models_without_time_input_are_told_apart(tmp_path):
+    from publish.results_page import _shipped_since
+
+    for name, timed, steps in (("latte-a", True, 8000), ("latte-b", False, 600)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "maskbench.json").write_text(json.dumps({"masking": "frame", "tokenizer_identity": "vq",
+                                                                    "extra": {"steps": steps}}))
+        (tmp_path / name / "config.json").write_text(json.dumps({"time_conditioning": timed}))
+    row = SimpleNamespace
+    assert _shipped_since([row(masking="frame", train_steps=8000, tokenizer_identity="vq", model_time_dependent=True)],
+                          tmp_path) == ""  # before, the no-time model (sorted last) stood for every frame model
+    assert "frame masking without time input: 600" in _shipped_since(
+        [row(masking="frame", train_steps=8000, tokenizer_identity="vq", model_time_dependent=False)], tmp_path)
+
+
 def test_results_page_says_when_cells_predate_a_sampler_revision():
     from publish.results_page import _revised_since
 

@@ -167,22 +167,35 @@ def _setting(grids: dict, reading: dict) -> str:
                          for d, n in dict.fromkeys((r.device, r.threads) for r in rows))
     counts = ", ".join(str(v) for v in sorted({r.n_fake for r in rows if r.fvd is not None}))
     text = (f"## Setting\n\nMeasured with the models shipped when the grids ran ({trained}), sampled on {machines}; "
-            f"generated videos per FVD cell: {counts or 'none'}.{_shipped_since(rows)}{_revised_since(rows)}\n")
+            f"generated videos per FVD cell: {counts or 'none'}.{_current(grids)}{_shipped_since(rows)}"
+            f"{_revised_since(rows)}\n")
     extra = reading.get("setting")
     return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
+
+
+def _current(grids: dict) -> str:
+    """Which grids every cell of which measures the shipped models and the installed samplers' code."""
+    current = [name for name, rows in grids.items() if rows and not _shipped_since(rows) + _revised_since(rows)]
+    if not current or len(current) == len(grids):
+        return ""
+    others = [name for name in grids if name not in current]
+    return (f" Grids whose every cell measures the shipped models and the current code: {', '.join(current)}; "
+            f"not yet: {', '.join(others)}.")
 
 
 def _shipped_since(rows: list[MeasuredCell], weights: Path = WEIGHTS) -> str:
     """A sentence when the package now ships other models than the ones measured: another training length
     or another tokenizer (``weights``: the folder holding the shipped ``latte-*`` models)."""
-    now = {}
+    now = {}  # (masking, trained with t) -> (training steps, tokenizer) of the shipped model of that kind
     for card in sorted(weights.glob("latte-*/maskbench.json")):
         data = json.loads(card.read_text())
-        now[data.get("masking")] = (train_steps(data.get("extra", {})), data.get("tokenizer_identity"))
-    measured = dict.fromkeys((r.masking, (r.train_steps, r.tokenizer_identity)) for r in rows
-                             if r.train_steps is not None)
-    changed = [f"{m} masking: {now[m][0]} training steps on tokenizer {now[m][1]}" for m, was in measured
-               if now.get(m) not in (None, was)]
+        config = card.with_name("config.json")
+        timed = json.loads(config.read_text()).get("time_conditioning", True) if config.is_file() else True
+        now[data.get("masking"), timed] = (train_steps(data.get("extra", {})), data.get("tokenizer_identity"))
+    measured = dict.fromkeys(((r.masking, getattr(r, "model_time_dependent", True)), (r.train_steps, r.tokenizer_identity))
+                             for r in rows if r.train_steps is not None)
+    changed = [f"{m} masking{'' if timed else ' without time input'}: {now[m, timed][0]} training steps on tokenizer "
+               f"{now[m, timed][1]}" for (m, timed), was in measured if now.get((m, timed)) not in (None, was)]
     if not changed:
         return ""
     return (f" The package now ships other models ({'; '.join(changed)}); these cells do not measure them "

@@ -85,7 +85,7 @@ def _run_cells(config: RunConfig, out: Path, reuse: list[Path]) -> None:
         from maskbench.report.reports import write_reports
 
         records = [r for r in store.records if r.key in keys]
-        paired = _paired(out, records, bench)
+        paired = _paired(out, pairable(store.records, keys), bench)
         write_reports(out, records, bench, paired)
         _say_estimate(out, records, bench)
         _say_paired(paired)
@@ -310,10 +310,20 @@ def _save_real_features(bench: Bench, record: CellRecord) -> None:
         np.save(path, real_features(bench, record.length))
 
 
+def pairable(records: list[CellRecord], keys: list[str]) -> list[CellRecord]:
+    """The cells of a folder whose pairs ``paired.jsonl`` holds: this invocation's (``keys``) and, of every other
+    (sampler, factor) in the folder, the latest one. A cell measured by an earlier invocation (``--samplers fm``
+    after ``--samplers mgm``) saw the same inputs when its ``pairing`` is equal, so it pairs with this one's."""
+    current = [r for r in records if r.key in keys]
+    taken = {(r.sampler, r.extrap) for r in current}
+    latest = {(r.sampler, r.extrap): r for r in records if r.key not in keys and (r.sampler, r.extrap) not in taken}
+    return current + list(latest.values())
+
+
 def _paired(out: Path, records: list[CellRecord], bench: Bench) -> list[dict]:
-    """Paired differences for every pair of samplers at each factor (``paired.jsonl``), from kept features."""
+    """Paired differences for every pair of samplers at each factor (``paired.jsonl``), from kept features; the
+    order of a pair is this run's sampler order, then the folder's."""
     from maskbench.report.paired import FILE, paired_rows
-    from maskbench.bench.real import real_features
 
     def features(record: CellRecord) -> np.ndarray | None:
         path = out / FEATURES / f"{record.key}.npy"
@@ -322,9 +332,19 @@ def _paired(out: Path, records: list[CellRecord], bench: Bench) -> list[dict]:
     if not bench.config.fvd:
         return []
     for record in records:  # cells measured before real features were kept beside them
-        _save_real_features(bench, record)
-    return paired_rows(records, list(bench.config.samplers), features, lambda length: real_features(bench, length),
-                       out / FILE, seed=bench.config.seed)
+        if record.pairing == pairing_id(bench, record.extrap):
+            _save_real_features(bench, record)
+    order = list(dict.fromkeys([*bench.config.samplers, *(r.sampler for r in records)]))
+    return paired_rows(records, order, features, lambda record: _kept_real(out, record), out / FILE,
+                       seed=bench.config.seed)
+
+
+def _kept_real(out: Path, record: CellRecord) -> np.ndarray | None:
+    """The real features ``record`` was scored against, as kept beside it (``None`` when they were not)."""
+    from maskbench.report.paired import real_file
+
+    path = out / FEATURES / (real_file(record) or "")
+    return np.load(path) if real_file(record) and path.is_file() else None
 
 
 def _say_paired(rows: list[dict]) -> None:

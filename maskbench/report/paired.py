@@ -40,14 +40,14 @@ def pairs(records: list[CellRecord], order: list[str]) -> list[tuple[CellRecord,
 
 
 def paired_rows(records: list[CellRecord], order: list[str], features: Callable[[CellRecord], np.ndarray | None],
-                real: Callable[[int], np.ndarray], path: Path, seed: int = 0) -> list[dict]:
+                real: Callable[[CellRecord], np.ndarray | None], path: Path, seed: int = 0) -> list[dict]:
     """Rows of ``paired.jsonl`` for every pair of ``records``, computing the ones ``path`` lacks.
 
     Args:
         records: the run's cells.
         order: sampler names as asked for (``a`` of a pair is the earlier one).
         features: a cell's generated features ``[N, D]``, or ``None`` when they were not kept.
-        real: the real features for a rollout length.
+        real: the real features a cell was scored against (``None`` when they were not kept: no row).
         path: ``paired.jsonl``, read for rows already computed and rewritten with all rows.
         seed: of the bootstrap.
     """
@@ -56,10 +56,10 @@ def paired_rows(records: list[CellRecord], order: list[str], features: Callable[
     for a, b in pairs(records, order):
         row = known.get((a.key, b.key))
         if row is None:
-            fa, fb = features(a), features(b)
-            if fa is None or fb is None or fa.shape != fb.shape:
+            fa, fb, ra = features(a), features(b), real(a)
+            if fa is None or fb is None or ra is None or fa.shape != fb.shape:
                 continue
-            row = paired_row(a, b, real(a.length), fa, fb, seed=seed)
+            row = paired_row(a, b, ra, fa, fb, seed=seed)
         rows.append(row)
     if rows:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))

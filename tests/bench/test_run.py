@@ -93,6 +93,26 @@ def test_rerun_skips_finished_cells(finished, assets):
     assert (out / "results.jsonl").read_text() == before
 
 
+def test_cells_of_an_earlier_invocation_pair_with_this_ones(finished, assets, tmp_path):
+    """``--samplers fm`` into a folder where MGM was measured before: the pairs with MGM's cells (same contexts
+    and seeds) are computed, and the pairs of cells this invocation did not ask for stay in ``paired.jsonl``."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(finished[0], out)
+    expected = {p["extrap"]: p["fvd_diff"] for p in map(json.loads, (out / "paired.jsonl").read_text().splitlines())}
+    (out / "paired.jsonl").unlink()
+    args = run_args(assets, out, samplers="fm", extrap="2")
+    del args[args.index("mgm.steps=4") - 1: args.index("mgm.steps=4") + 1]
+    result = maskbench(*args, cache=finished[0].parent / "cache")
+    assert "done in an earlier run, skipped" in result.stdout + result.stderr  # fm 2x: the same cell
+    assert result.returncode == 0, result.stderr[-2000:]
+    paired = [json.loads(line) for line in (out / "paired.jsonl").read_text().splitlines()]
+    assert {(p["a"], p["b"], p["extrap"]) for p in paired} == {("fm", "mgm", 2), ("fm", "mgm", 3)}
+    assert {p["extrap"]: -p["fvd_diff"] for p in paired} == pytest.approx(expected)  # mgm - fm, reversed
+    assert "fm - mgm at 2x (2 paired videos)" in result.stdout + result.stderr
+
+
 def test_kill_mid_run_loses_only_the_cell_in_progress(assets, tmp_path):
     out = tmp_path / "out"
     args = run_args(assets, out, samplers="mgm,fm", extrap="2,3,4")

@@ -29,7 +29,7 @@ from maskbench.bench.config import RunConfig
 from maskbench.report.paired import FEATURES
 from maskbench.report.record import CellRecord, samples_path
 from maskbench.core.progress import bar, say
-from maskbench.core.provenance import write_json
+from maskbench.core.provenance import HISTORY, write_json
 from maskbench.bench.resume import REPORTED, finished_already
 from maskbench.bench.store import OutLock, ResultStore
 from maskbench.metrics.timing import stopwatch
@@ -367,6 +367,8 @@ def _write_run_json(out: Path, bench: Bench) -> None:
     info["samplers"] = {name: repr(s.options) for name, s in bench.samplers.items()}
     info["fvd"] = _fvd_description(bench)
     write_json(out / "run.json", info)
+    with (out / HISTORY).open("a") as handle:  # run.json is the latest invocation; this keeps every one
+        handle.write(json.dumps(info, sort_keys=True, default=str) + "\n")
 
 
 def _fvd_description(bench: Bench) -> dict | None:

@@ -68,3 +68,27 @@ def provenance(config, device: torch.device | str) -> dict:
 
 def write_json(path: str | Path, data: dict) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+HISTORY = "runs.jsonl"  # <run folder>/runs.jsonl: every invocation's run.json, oldest first (run.json: the latest)
+
+
+def read_history(folder: str | Path) -> list[dict]:
+    """The invocations that wrote into a run folder: ``runs.jsonl``, else its one ``run.json``, else none."""
+    folder = Path(folder)
+    if (folder / HISTORY).is_file():
+        return [json.loads(line) for line in (folder / HISTORY).read_text().splitlines() if line.strip()]
+    return [json.loads((folder / "run.json").read_text())] if (folder / "run.json").is_file() else []
+
+
+def invocation_for(runs: list[dict], finished: float | None) -> dict:
+    """Of ``runs`` (:func:`read_history`), the one that measured a cell finished at ``finished`` (Unix time):
+    the latest started at or before it; the latest of all when the time is unknown; ``{}`` without runs."""
+    if finished is None or not runs:
+        return runs[-1] if runs else {}
+    started = [r for r in runs if _started(r) <= finished]
+    return started[-1] if started else runs[0]
+
+
+def _started(run: dict) -> float:
+    return datetime.fromisoformat(run["started"]).timestamp() if run.get("started") else float("-inf")

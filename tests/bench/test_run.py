@@ -111,6 +111,9 @@ def test_cells_of_an_earlier_invocation_pair_with_this_ones(finished, assets, tm
     assert {(p["a"], p["b"], p["extrap"]) for p in paired} == {("fm", "mgm", 2), ("fm", "mgm", 3)}
     assert {p["extrap"]: -p["fvd_diff"] for p in paired} == pytest.approx(expected)  # mgm - fm, reversed
     assert "fm - mgm at 2x (2 paired videos)" in result.stdout + result.stderr
+    history = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert [sorted(r["config"]["samplers"]) for r in history] == [["fm", "mgm"], ["fm"]]  # every invocation, in order
+    assert history[-1] == json.loads((out / "run.json").read_text())
 
 
 def test_kill_mid_run_loses_only_the_cell_in_progress(assets, tmp_path):

@@ -135,7 +135,38 @@ def test_collect_copies_and_merges_paired_rows(two_variants, tmp_path):
     assert not (results / "g" / "v2" / "paired.jsonl").exists()  # v2's run computed no pair of its own here
     merged = read(results / "g" / "paired.jsonl")
     assert merged == [stale, *across]  # an earlier pair kept, the recomputed one replaced
-    assert sorted(p.name for p in (results / "g" / "v1").iterdir()) == ["paired.jsonl", "results.jsonl", "run.json"]
+    assert sorted(p.name for p in (results / "g" / "v1").iterdir()) == ["paired.jsonl", "results.jsonl", "run.json",
+                                                                          "runs.jsonl"]
+
+
+def _invocation(started: str, threads: int) -> dict:
+    return {"started": started, "machine": {"device": "cpu", "torch_threads": threads}, "argv": [f"threads {threads}"]}
+
+
+def test_each_cell_has_the_facts_of_the_invocation_that_measured_it(tmp_path):
+    """Two invocations into one folder (``--samplers mgm`` on 1 thread, then ``--samplers fm`` on 2): each cell's
+    threads are its own invocation's, not those of the latest ``run.json``; collecting keeps both invocations,
+    after the one an earlier collect left as ``run.json``."""
+    from datetime import datetime
+
+    from publish.collect import collect_runs
+    from publish.measured import variant_rows
+
+    folder = tmp_path / "runs" / "g" / "v"
+    at = lambda text: datetime.fromisoformat(text).timestamp()  # noqa: E731
+    write_run(folder, [({**cell("mgm", 2, "m", BASE), "finished": at("2026-01-01T01:00:00+00:00")}, BASE),
+                       ({**cell("fm", 2, "f", BASE), "finished": at("2026-01-01T03:00:00+00:00")}, BASE)])
+    runs = [_invocation("2026-01-01T00:00:00+00:00", 1), _invocation("2026-01-01T02:00:00+00:00", 2)]
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    (folder / "run.json").write_text(json.dumps(runs[1]))
+    assert [(r.sampler, r.threads) for r in variant_rows(folder)] == [("mgm", 1), ("fm", 2)]
+    results = tmp_path / "docs" / "results"
+    earlier = _invocation("2025-12-01T00:00:00+00:00", 4)
+    (results / "g" / "v").mkdir(parents=True)
+    (results / "g" / "v" / "run.json").write_text(json.dumps(earlier))
+    collect_runs(tmp_path / "runs", results)
+    history = [json.loads(line) for line in (results / "g" / "v" / "runs.jsonl").read_text().splitlines()]
+    assert history == [earlier, *runs] and json.loads((results / "g" / "v" / "run.json").read_text()) == runs[1]
 
 
 def test_page_gives_interval_kvd_and_protocol_and_flags_old_cells(tmp_path):

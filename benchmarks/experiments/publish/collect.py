@@ -1,6 +1,6 @@
 """Copy experiment run folders into the committed results tree, the single source of ``docs/results.md``.
 
-From ``<runs>/<grid>/<variant>/`` only ``results.jsonl``, ``run.json`` and ``paired.jsonl`` are copied
+From ``<runs>/<grid>/<variant>/`` only ``results.jsonl``, ``run.json``, ``runs.jsonl`` and ``paired.jsonl`` are copied
 (a few KB), and the grid's own ``paired.jsonl`` (pairs across variants); the sample and feature arrays
 stay behind, except as one small GIF per grid: the best and the worst cell at 5x (one video each,
 every other frame: a few hundred KB). Collecting merges: cells already in the results tree (from an
@@ -19,6 +19,7 @@ import numpy as np
 
 from maskbench.bench.store import ResultStore
 from maskbench.core.errors import MaskbenchError
+from maskbench.core.provenance import HISTORY, read_history
 from maskbench.report.paired import FILE as PAIRED, read_rows
 from maskbench.report.record import samples_path
 
@@ -84,9 +85,10 @@ def _samples(folder: Path, sampler: str, factor: int) -> np.ndarray | None:
 
 
 def _copy(source: Path, target: Path) -> Path:
-    """``run.json`` replaced, ``results.jsonl`` merged: the target's cells the run did not measure, then the run's
+    """``run.json`` replaced, ``runs.jsonl`` and ``results.jsonl`` merged: the target's cells the run did not measure, then the run's
     (every line in the current schema)."""
     target.mkdir(parents=True, exist_ok=True)
+    _merge_history(source, target)  # before run.json is replaced: an older target's only record of its runs
     if (source / "run.json").is_file():
         shutil.copyfile(source / "run.json", target / "run.json")
     new = ResultStore(source / "results.jsonl").records
@@ -95,6 +97,15 @@ def _copy(source: Path, target: Path) -> Path:
     (target / "results.jsonl").write_text("".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in kept + new))
     _merge_paired(source / PAIRED, target / PAIRED)
     return target
+
+
+def _merge_history(source: Path, target: Path) -> None:
+    """``target/runs.jsonl``: every invocation of both folders once, oldest first. A target holding only the
+    ``run.json`` of an earlier collect keeps it as its first invocation."""
+    runs = {json.dumps(r, sort_keys=True): r for r in read_history(target) + read_history(source)}
+    ordered = sorted(runs.values(), key=lambda r: r.get("started", ""))
+    if ordered:
+        (target / HISTORY).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
 
 
 def _merge_paired(source: Path, target: Path) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.bench.store import ResultStore
+from maskbench.core.provenance import invocation_for, read_history
 from maskbench.report.paired import FILE as PAIRED, read_rows
 from maskbench.report.record import CellRecord
 from maskbench.samplers.base import Sampler
@@ -108,8 +109,8 @@ def variant_rows(folder: Path) -> list[MeasuredCell]:
     path = folder / "results.jsonl"
     if not path.is_file():
         return []
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
-    rows = [measured_cell(folder.name, record, run) for record in ResultStore(path).records]
+    runs = read_history(folder)  # a cell's facts are those of the invocation that measured it
+    rows = [measured_cell(folder.name, record, invocation_for(runs, record.finished)) for record in ResultStore(path).records]
     order = {name: i for i, name in enumerate(dict.fromkeys(r.sampler for r in rows))}  # the run's order
     best: dict[tuple, MeasuredCell] = {}
     for row in rows:

@@ -366,8 +366,11 @@ def _write_run_json(out: Path, bench: Bench) -> None:
                         "batch_size": bench.batch_size}
     info["samplers"] = {name: repr(s.options) for name, s in bench.samplers.items()}
     info["fvd"] = _fvd_description(bench)
+    history = out / HISTORY  # run.json is the latest invocation; this keeps every one
+    if not history.is_file() and (out / "run.json").is_file():  # a folder from before the history was kept
+        history.write_text(json.dumps(json.loads((out / "run.json").read_text()), sort_keys=True) + "\n")
     write_json(out / "run.json", info)
-    with (out / HISTORY).open("a") as handle:  # run.json is the latest invocation; this keeps every one
+    with history.open("a") as handle:
         handle.write(json.dumps(info, sort_keys=True, default=str) + "\n")
 
 

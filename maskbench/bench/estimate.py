@@ -25,6 +25,7 @@ class Estimate:
     videos: int
     factors: tuple[int, ...]
     samplers: tuple[str, ...]
+    label: str = "the full protocol"
 
     @property
     def total_s(self) -> float:
@@ -32,15 +33,16 @@ class Estimate:
 
     def sentence(self, device) -> str:
         factors = ",".join(map(str, self.factors))
-        features = "not measured: no FVD in this run" if self.features_s is None else _human(self.features_s)
-        return (f"the full protocol ({self.videos} videos per cell, --extrap {factors}, {', '.join(self.samplers)}) "
-                f"would take about {_human(self.total_s)} on this {device} (sampling {_human(self.sampling_s)}, "
+        features = "not measured: no FVD in this run" if self.features_s is None else human(self.features_s)
+        return (f"{self.label} ({self.videos} videos per cell, --extrap {factors}, {', '.join(self.samplers)}) "
+                f"would take about {human(self.total_s)} on this {device} (sampling {human(self.sampling_s)}, "
                 f"I3D features {features}), extrapolated from this run's timings")
 
 
 def estimate_protocol(records: list[CellRecord], bench, videos: int = PROTOCOL_VIDEOS,
-                      factors: tuple[int, ...] = PROTOCOL_FACTORS) -> Estimate | None:
-    """Extrapolate ``records`` (this run's cells) to ``videos`` x ``factors``; None without records."""
+                      factors: tuple[int, ...] = PROTOCOL_FACTORS, label: str = "the full protocol") -> Estimate | None:
+    """Extrapolate ``records`` (this run's cells) to ``videos`` x ``factors`` (named ``label`` when printed); None
+    without records."""
     timed = [r for r in records if r.nfe]
     if not timed:
         return None
@@ -56,10 +58,11 @@ def estimate_protocol(records: list[CellRecord], bench, videos: int = PROTOCOL_V
         per_frame = sum(s for s, _ in frames_timed) / sum(n for _, n in frames_timed)
         lengths = sum(RolloutPlan.from_extrapolation(bench.frames, bench.context, bench.stride, f).length for f in factors)
         features = per_frame * videos * lengths * (len(per_nfe) + 1)  # every sampler, plus the real videos once
-    return Estimate(sampling, features, videos, tuple(factors), tuple(per_nfe))
+    return Estimate(sampling, features, videos, tuple(factors), tuple(per_nfe), label)
 
 
-def _human(seconds: float) -> str:
+def human(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.4 h``."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:

@@ -103,6 +103,11 @@ class Grid:
         for variant in self.variants:
             variant.config(Path("runs"))  # RunConfig's own checks, before any work
 
+    def size(self, variant: str) -> tuple[int, tuple[int, ...]]:
+        """``(videos, factors)`` the grid file gives ``variant`` (before any command-line override)."""
+        config = next(v for v in self.variants if v.name == variant).config(Path("runs"))
+        return config.videos, tuple(config.factors)
+
     @property
     def default_out(self) -> Path:
         return Path("runs") / "experiments" / self.name
@@ -170,10 +175,24 @@ def run_grid(grid: Grid, runs: list[tuple[str, RunConfig]]) -> list[Path]:
     for index, (name, config) in enumerate(runs, start=1):
         if world()[0] == 0:  # one line per variant under torchrun / deepspeed, not one per rank
             print(f"maskbench: {grid.name} variant {name} ({index}/{len(runs)}) -> {config.out}", flush=True)
-        outs.append(run.run_benchmark(config, reuse=measured_cells(Path(config.out))))
+        outs.append(run.run_benchmark(config, reuse=measured_cells(Path(config.out)), estimate_for=grid.size(name)))
     if runs and world()[0] == 0:
         _grid_pairs(grid, Path(runs[0][1].out).parent)
+        _say_grid_estimate(grid, outs)
     return outs
+
+
+def _say_grid_estimate(grid: Grid, outs: list[Path]) -> None:
+    """The sum of the variants' ``estimate.json`` (each at the grid's own size, for the samplers it ran)."""
+    import json
+
+    from maskbench.bench.estimate import human
+
+    estimates = [json.loads((out / "estimate.json").read_text()) for out in outs if (out / "estimate.json").is_file()]
+    if estimates:
+        total = sum(e["total_s"] for e in estimates)
+        print(f"maskbench: {grid.name} at its own size, summed over the {len(estimates)} variant(s) run, would take "
+              f"about {human(total)} here (each variant's line above says which samplers it covers)", flush=True)
 
 
 def _grid_pairs(grid: Grid, root: Path) -> None:

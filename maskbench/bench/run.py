@@ -35,13 +35,15 @@ from maskbench.bench.store import OutLock, ResultStore
 from maskbench.metrics.timing import stopwatch
 
 
-def run_benchmark(config: RunConfig, reuse: Iterable[Path] = ()) -> Path:
+def run_benchmark(config: RunConfig, reuse: Iterable[Path] = (), estimate_for: tuple[int, tuple[int, ...]] | None = None) -> Path:
     """Run every cell not yet in ``<out>/results.jsonl``, then write the reports. Returns ``out``.
 
     The samplers are ``config``'s (``config.samplers``, built by :func:`~maskbench.bench.config.build_samplers`
     with the model card's defaults), so a run needs nothing but its config: ``run_benchmark(RunConfig(...))``.
 
     ``reuse``: other ``results.jsonl`` files whose cells with an identical key are copied, not rerun.
+    ``estimate_for``: ``(videos, factors)`` the end-of-run estimate extrapolates to (a grid's own size);
+    default the paper's protocol (625 videos, factors 2, 5, 10).
     One run at a time per ``out`` (an advisory lock; a second one is refused with the first one's pid).
     When every cell is finished and the reports are current, nothing is loaded, drawn or featurised.
     """
@@ -52,7 +54,7 @@ def run_benchmark(config: RunConfig, reuse: Iterable[Path] = ()) -> Path:
     try:
         with OutLock(out) if rank == 0 else contextlib.nullcontext():
             if not finished_already(config, out):
-                _run_cells(config, out, reuse)
+                _run_cells(config, out, reuse, estimate_for)
     except BaseException:
         if created and rank == 0 and out.is_dir() and {p.name for p in out.iterdir()} <= {OutLock.NAME}:
             shutil.rmtree(out, ignore_errors=True)  # refused before any work: leave nothing behind
@@ -61,7 +63,7 @@ def run_benchmark(config: RunConfig, reuse: Iterable[Path] = ()) -> Path:
     return out
 
 
-def _run_cells(config: RunConfig, out: Path, reuse: list[Path]) -> None:
+def _run_cells(config: RunConfig, out: Path, reuse: list[Path], estimate_for: tuple[int, tuple[int, ...]] | None) -> None:
     rank, _ = world()
     _say(rank, "loading the model, the tokenizer and the data; drawing the contexts")
     bench = prepare(config)
@@ -87,7 +89,7 @@ def _run_cells(config: RunConfig, out: Path, reuse: list[Path]) -> None:
         records = [r for r in store.records if r.key in keys]
         paired = _paired(out, pairable(store.records, keys), bench)
         write_reports(out, records, bench, paired)
-        _say_estimate(out, records, bench)
+        _say_estimate(out, records, bench, estimate_for)
         _say_paired(paired)
         write_json(out / REPORTED, {"keys": keys})
 
@@ -385,12 +387,14 @@ def _fvd_description(bench: Bench) -> dict | None:
             "preprocessing": "bilinear resize to 224x224 (align_corners=False, no antialias) inside I3D, as StyleGAN-V"}
 
 
-def _say_estimate(out: Path, records: list[CellRecord], bench: Bench) -> None:
-    """Print, and keep in ``estimate.json``, what the paper's full protocol would take here."""
+def _say_estimate(out: Path, records: list[CellRecord], bench: Bench, size: tuple[int, tuple[int, ...]] | None) -> None:
+    """Print, and keep in ``estimate.json``, what the paper's full protocol (or ``size``: a grid's own videos and
+    factors) would take here."""
     from maskbench.bench.estimate import estimate_protocol
     from maskbench.core.provenance import write_json
 
-    estimate = estimate_protocol(records, bench)
+    estimate = estimate_protocol(records, bench) if size is None else \
+        estimate_protocol(records, bench, videos=size[0], factors=size[1], label="this variant at its grid's size")
     if estimate is not None:
         write_json(out / "estimate.json", {**estimate.__dict__, "total_s": estimate.total_s})
         _say(0, estimate.sentence(bench.device))

@@ -144,6 +144,19 @@ def test_experiment_runs_every_variant_into_its_folder(experiment):
     assert (root / "runs" / "tiny" / "autoregressive" / "run.json").is_file()
 
 
+def test_a_variants_estimate_is_at_its_grids_size_and_the_grid_sums_them(experiment, capsys):
+    """Not the paper's 625 videos at 2, 5, 10x: the grid's own videos and factors (here 2 videos, 2x)."""
+    from maskbench.bench.experiments import _say_grid_estimate, load_grid
+
+    root, _ = experiment
+    outs = [root / "runs" / "tiny" / v for v in ("full-sequence", "autoregressive")]
+    estimates = [json.loads((out / "estimate.json").read_text()) for out in outs]
+    assert [(e["videos"], e["factors"], e["label"]) for e in estimates] == [(2, [2], "this variant at its grid's size")] * 2
+    assert all(e["sampling_s"] > 0 for e in estimates)
+    _say_grid_estimate(load_grid(root / "tiny.yaml"), outs)
+    assert "tiny at its own size, summed over the 2 variant(s) run, would take about" in capsys.readouterr().out
+
+
 def test_experiment_rerun_skips_finished_cells(experiment, capsys):
     root, args = experiment
     before = [(root / "runs" / "tiny" / v / "results.jsonl").read_text() for v in ("full-sequence", "autoregressive")]
@@ -173,7 +186,7 @@ def test_collect_then_results_page_from_a_real_experiment(experiment, tmp_path):
     root, _ = experiment
     assert results_main(["--collect", str(root / "runs"), "--docs", str(tmp_path / "docs")]) == 0
     copied = tmp_path / "docs" / "results" / "tiny" / "autoregressive"
-    assert sorted(p.name for p in copied.iterdir()) == ["results.jsonl", "run.json"]
+    assert sorted(p.name for p in copied.iterdir()) == ["results.jsonl", "run.json", "runs.jsonl"]
     page = (tmp_path / "docs" / "results.md").read_text()
     assert "Experiment `tiny`" in page and "| autoregressive" in page
     assert page.count("Not yet measured") == 5  # none of the paper's grids ran here
@@ -353,7 +366,7 @@ def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):
 
     grid = load_grid(ROOT / "benchmarks" / "experiments" / "table2.yaml")
     runs = grid.configs(out=str(tmp_path))
-    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse: Path(config.out))
+    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse, **kw: Path(config.out))
     for rank, lines in (("1", 0), ("0", len(runs))):
         monkeypatch.setenv("RANK", rank)
         run_grid(grid, runs)

@@ -92,7 +92,7 @@ def test_run_grid_writes_pairs_across_variants_with_equal_pairing(two_variants, 
 
     root, cells = two_variants
     grid = Grid("g", (Variant("v1"), Variant("v2")))
-    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse: Path(config.out))
+    monkeypatch.setattr(run_module, "run_benchmark", lambda config, reuse, **kw: Path(config.out))
     monkeypatch.setattr(experiments, "_preflight", lambda config: None)
     run_grid(grid, grid.configs(out=str(root)))
     rows = [json.loads(line) for line in (root / "paired.jsonl").read_text().splitlines()]

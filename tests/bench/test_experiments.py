@@ -247,6 +247,32 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2
 
 
+def test_table4_reads_both_of_the_papers_comparisons(tmp_path):
+    """Table 4's claim rests on two comparisons: MGM of the two models, and MGM (t = 0) against FM of the
+    timestep-dependent model; each gets its sentence, the second with its paired difference."""
+    runs = tmp_path / "runs" / "table4"
+    timed = {"extra": {"recipe": {"time_conditioning": True}}}
+    untimed = {"extra": {"recipe": {"time_conditioning": False}}}
+    mgm, fm = record("mgm", 1, 20, 730.5, 64, options="MGMOptions(time='zeros', steps=20)"), record("fm", 1, 250, 756.7, 64)
+    for folder, recs, card in ((runs / "time-dependent-model", [fm, mgm], timed),
+                               (runs / "time-independent-model", [{**mgm, "key": "ti", "fvd": 768.6}], untimed)):
+        write_variant(folder, recs)
+        run = json.loads((folder / "run.json").read_text())
+        (folder / "run.json").write_text(json.dumps({**run, "model_card": {**run["model_card"], **card}}))
+    pair = dict(a="mgm", b="fm", key_a=mgm["key"], key_b=fm["key"], extrap=1, n=64, n_real=64, fvd_protocol="full",
+                ci_level=0.95, ci_method="basic", ci_resamples=1000, fvd_diff=-26.2, fvd_low=-61.0, fvd_high=-3.5,
+                fvd_resolved=True, fvd_videos_needed=64, kvd_diff=-1.0, kvd_low=-2.0, kvd_high=0.5, kvd_resolved=False,
+                kvd_videos_needed=200)
+    (runs / "time-dependent-model" / "paired.jsonl").write_text(json.dumps(pair) + "\n")
+    docs = tmp_path / "docs"
+    assert results_main(["--collect", str(tmp_path / "runs"), "--docs", str(docs)]) == 0
+    section = (docs / "results.md").read_text().split("### Timestep-dependent")[1]
+    assert "- Ours: 1x: MGM of the timestep-dependent model reaches FVD 730.50" in section
+    assert ("- Ours: 1x: MGM of the timestep-dependent model (t = 0) reaches FVD 730.50 with 20 NFE against FM of the "
+            "timestep-dependent model (per-frame t)'s FVD 756.70 with 250 NFE") in section
+    assert "over the same 64 contexts and seeds: FVD -26.20 [-61.00, -3.50], resolved" in section
+
+
 def test_collect_in_a_later_session_keeps_the_committed_cells_and_gif(fabricated, tmp_path):
     runs, recs = fabricated
     docs = tmp_path / "docs"

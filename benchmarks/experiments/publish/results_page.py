@@ -47,6 +47,7 @@ class Section:
     paper_tables: tuple[int, ...] = ()
     arms: tuple[Arm, Arm] | None = None
     group: tuple[str, ...] = ("extrap",)
+    also: tuple[tuple[Arm, Arm], ...] = ()  # further comparisons the claim rests on, one sentence per group each
 
 
 SECTIONS = (
@@ -71,7 +72,9 @@ SECTIONS = (
             ("variant", "sampler", "extrap", "model_time_dependent", "time_independent", "nfe", "fvd", "kvd",
              "fvd_real_vs_real", "n_fake"), (4,),
             (Arm("MGM of the timestep-dependent model", {"sampler": "mgm", "model_time_dependent": True}),
-             Arm("MGM of the timestep-independent model", {"sampler": "mgm", "model_time_dependent": False}))),
+             Arm("MGM of the timestep-independent model", {"sampler": "mgm", "model_time_dependent": False})),
+            also=((Arm("MGM of the timestep-dependent model (t = 0)", {"sampler": "mgm", "model_time_dependent": True}),
+                   Arm("FM of the timestep-dependent model (per-frame t)", {"sampler": "fm", "model_time_dependent": True})),)),
     Section("figure4", "FVD of one window against sampling steps (paper Figure 4)",
             "The paper's step counts for MGM and FM sit where FVD stops improving.",
             ("sampler", "steps", "nfe", "seconds_per_video", "fvd", "kvd", "fvd_real_vs_real", "n_fake")),
@@ -409,7 +412,8 @@ def _discussion(section: Section, rows: list[MeasuredCell], paper: PaperReferenc
     if not rows:
         return head + "Ours: not yet measured.\n"
     if section.arms:
-        sentences = compare(rows, section.arms, section.group, paper, section.paper_tables, paired)
+        sentences = [s for arms in (section.arms, *section.also)
+                     for s in compare(rows, arms, section.group, paper, section.paper_tables, paired)]
     else:
         sentences = steps_sentences(rows, paired)
     if not sentences:

@@ -24,7 +24,7 @@ import torch
 from maskbench.core.denoiser import CountingDenoiser
 from maskbench.bench.nfe import counted_nfe
 from maskbench.core.distributed import gather, init_process_group, shutdown, world
-from maskbench.bench.context import CONTEXT_DRAW, DEFAULT_MODEL, Bench, prepare
+from maskbench.bench.context import CONTEXT_DRAW, Bench, prepare
 from maskbench.bench.config import RunConfig
 from maskbench.report.paired import FEATURES
 from maskbench.report.record import CellRecord, samples_path
@@ -100,13 +100,14 @@ def cell_key(bench: Bench, name: str, factor: int) -> str:
     Its contexts are a function of (data set and split, rollout length, videos, seed) and the draw's
     revision (``CONTEXT_DRAW``); its seeds of (seed, batch size); its FVD of the protocol. Other
     factors and samplers of the run are not part of it, and do not change the cell (test_cell_key.py).
+    The model and the data are named by their content (weights hash, data set identity), not by where
+    they lie: the same cell measured from another checkout or machine has the same key.
     """
     c = bench.config
     sampler = bench.samplers[name]
     ident = dict(sampler=name, factor=factor, length=bench.plan(factor).length, options=repr(sampler.options),
                  frames=bench.frames, context=bench.context, stride=bench.stride, videos=c.videos, seed=c.seed,
-                 model=str(Path(c.model or DEFAULT_MODEL).resolve()), data=str(c.data), split=c.split,
-                 data_identity=bench.videos.video_id(), context_draw=CONTEXT_DRAW, fvd=c.fvd,
+                 split=c.split, data_identity=bench.videos.content_id(), context_draw=CONTEXT_DRAW, fvd=c.fvd,
                  fvd_protocol=c.fvd_protocol if c.fvd else None, batch=bench.batch_size, **_versions(bench, name))
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -117,7 +118,7 @@ def pairing_id(bench: Bench, factor: int) -> str:
     size). Cells of any sampler, model or run with equal ids saw identical inputs."""
     c = bench.config
     ident = dict(length=bench.plan(factor).length, videos=c.videos, seed=c.seed, split=c.split,
-                 data_identity=bench.videos.video_id(), context_draw=CONTEXT_DRAW, batch=bench.batch_size)
+                 data_identity=bench.videos.content_id(), context_draw=CONTEXT_DRAW, batch=bench.batch_size)
     return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 

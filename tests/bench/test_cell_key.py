@@ -14,13 +14,14 @@ from maskbench.bench.run import cell_key
 from maskbench.samplers.mgm import MGM
 
 
-def bench(model_identity="aaaa", tokenizer="vq-1111", sampler=MGM, data="shards:/d|split=test|size=64|abc",
-          protocol="full", factors=(2,)):
-    config = SimpleNamespace(model="/m", videos=4, seed=0, data=None, split="test", fvd=True, fvd_protocol=protocol,
+def bench(model_identity="aaaa", tokenizer="vq-1111", sampler=MGM, data="shards|split=test|size=64|abc",
+          protocol="full", factors=(2,), model="/m", where="/d"):
+    config = SimpleNamespace(model=model, videos=4, seed=0, data=where, split="test", fvd=True, fvd_protocol=protocol,
                              factors=factors, samplers=("mgm",))
+    videos = SimpleNamespace(video_id=lambda: f"shards:{where}|{data}", content_id=lambda: data)
     return SimpleNamespace(config=config, samplers={"mgm": sampler()}, frames=16, context=2, stride=14, batch_size=4,
                            model_identity=model_identity, tokenizer=SimpleNamespace(identity=lambda: tokenizer),
-                           videos=SimpleNamespace(video_id=lambda: data), plan=lambda factor: SimpleNamespace(length=16 * factor))
+                           videos=videos, plan=lambda factor: SimpleNamespace(length=16 * factor))
 
 
 class NextMGM(MGM):
@@ -37,9 +38,30 @@ def test_key_is_stable_and_changes_with_weights_tokenizer_and_revision():
 
 def test_key_names_the_data_content_and_the_protocol_not_the_other_factors():
     key = cell_key(bench(), "mgm", 2)
-    assert key != cell_key(bench(data="shards:/d|split=test|size=64|def"), "mgm", 2)  # re-rendered data
+    assert key != cell_key(bench(data="shards|split=test|size=64|def"), "mgm", 2)  # re-rendered data
     assert key != cell_key(bench(protocol="center16"), "mgm", 2)
     assert key == cell_key(bench(factors=(2, 5, 10)), "mgm", 2)  # what else was asked is not the cell
+
+
+def test_key_and_pairing_do_not_depend_on_where_the_model_and_data_lie():
+    """The same weights and videos from another checkout (session 12 ran from a worktree: every Table 4 cell got
+    a second key when measured again from the main checkout, and its pairs were lost)."""
+    from maskbench.bench.run import pairing_id
+
+    here, there = bench(model="/work/main/m", where="/work/main/d"), bench(model="/work/bg/m", where="/data/d")
+    assert cell_key(here, "mgm", 2) == cell_key(there, "mgm", 2)
+    assert pairing_id(here, 2) == pairing_id(there, 2)
+
+
+def test_data_content_identity_leaves_out_the_location(assets, tmp_path):
+    import shutil
+
+    from maskbench.core.data import open_videos
+
+    shutil.copytree(assets / "data", tmp_path / "moved")
+    here, there = open_videos(str(assets / "data")), open_videos(str(tmp_path / "moved"))
+    assert here.video_id() != there.video_id() and here.content_id() == there.content_id()
+    assert here.content_id() != open_videos(str(assets / "data"), size=32).content_id()
 
 
 def test_weights_identity_follows_the_bytes(tmp_path):

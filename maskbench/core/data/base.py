@@ -33,6 +33,11 @@ class VideoSet(Sequence):
     def video_id(self) -> str:
         """Stable identity of the set for cache keys: path, split, size and a hash of the index."""
 
+    def content_id(self) -> str:
+        """Identity of what the set holds, wherever it lies (result keys: a cell measured from another checkout
+        or machine on the same videos is the same cell): :meth:`video_id` without the location."""
+        return self.video_id()
+
     def __getitem__(self, i: int) -> np.ndarray:
         """Video ``i``: uint8 ``[F, H, W, 3]``, a fresh (writable) array."""
         return self.clip(self._index(i))

@@ -147,12 +147,15 @@ class FolderVideos(VideoSet):
         return np.stack(frames) if frames else np.zeros((0, side, side, 3), np.uint8)
 
     def video_id(self) -> str:
+        return f"folder:{self.root}|{self.content_id().removeprefix('folder|')}"
+
+    def content_id(self) -> str:
         # The index (relative path, bytes, frames) identifies the content without reading it all.
         h = hashlib.sha256()
         for e in self._entries:
             nbytes = sum(p.stat().st_size for p in e.images) if e.images else e.path.stat().st_size
             h.update(f"{e.path.relative_to(self.root)}\0{nbytes}\0{e.frames}\n".encode())
-        return f"folder:{self.root}|split={self.split or 'all'}|size={self.size or 'native'}|{h.hexdigest()[:16]}"
+        return f"folder|split={self.split or 'all'}|size={self.size or 'native'}|{h.hexdigest()[:16]}"
 
 
 def _fit(frame: np.ndarray, size: int | None) -> np.ndarray:

@@ -259,8 +259,12 @@ class ShardVideos(VideoSet):
         return fit_video(frames, self.size)
 
     def video_id(self) -> str:
+        return f"shards:{self.path}|{self.content_id().removeprefix('shards|')}"
+
+    def content_id(self) -> str:
+        # meta.json names every shard's sha256: the content, not where it was rendered
         digest = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode()).hexdigest()[:16]
-        return f"shards:{self.path}|split={self.split or 'all'}|size={self.size}|{digest}"
+        return f"shards|split={self.split or 'all'}|size={self.size}|{digest}"
 
     def __getstate__(self) -> dict:
         # Pickling a memmap copies the whole shard; worker processes reopen the maps instead.

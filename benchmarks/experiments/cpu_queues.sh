@@ -1,37 +1,43 @@
 #!/usr/bin/env bash
-# Every grid of docs/results.md on a 2-core CPU: two queues of `maskbench experiment` commands, one
-# thread each, ordered so that both cores stay busy and every cell shared between grids is measured
-# once (a later grid copies it: Table 3's frame-level cells are Table 1's and Figure 4's). Resumable:
-# rerun after an interruption and finished cells are skipped. Then:
-#   python benchmarks/experiments/results.py --collect runs/experiments --readme README.md
-# Usage: VIDEOS=16 bash benchmarks/experiments/cpu_queues.sh   (logs in logs/queue1.log, logs/queue2.log)
+# Every grid of docs/results.md on a 2-core CPU, at the sizes the results page needs (64 videos per cell,
+# Table 1 at 2x 256): two queues of `maskbench experiment` commands, one thread each, ordered so that
+# both cores stay busy, the cheap cells (MGM) come first, and every cell shared between grids is measured
+# once, in one queue (a later grid copies it: Table 3's and Table 2's frame-level MGM cells are Table 4's).
+#
+# Results go to benchmarks/experiments/cpu-runs/<grid>/<variant>/ (RUNS to change it), a tracked folder:
+# a session commits it when it stops (finished cells, their features, and the finished batches of a
+# cell in progress under partial/), and the next session reruns this script, which skips finished
+# cells and resumes a cell at its first missing batch. Samples and GIFs stay untracked (.gitignore).
+# Then: python benchmarks/experiments/results.py --collect benchmarks/experiments/cpu-runs --readme README.md
+# Usage: bash benchmarks/experiments/cpu_queues.sh   (logs in logs/queue1.log, logs/queue2.log)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 X=benchmarks/experiments
-run() { maskbench experiment --videos "${VIDEOS:-256}" "$@"; }
+RUNS=${RUNS:-$X/cpu-runs}
+run() { local grid=$1; shift; maskbench experiment "$X/$grid.yaml" --out "$RUNS/$grid" "$@"; }
 
-queue1() {
-  run $X/figure4.yaml
-  run $X/table1.yaml --samplers mgm,fm --extrap 2
-  run $X/table1.yaml --samplers mgm,fm --extrap 5
-  run $X/table2.yaml --variants autoregressive --extrap 2
-  run $X/table1.yaml --samplers df,rdm --extrap 2
-  run $X/table2.yaml --variants autoregressive --extrap 5
-  run $X/table1.yaml --samplers mgm --extrap 10
-  run $X/table1.yaml --samplers fm --extrap 10
+queue1() {  # the shipped frame-level model (timestep-dependent)
+  run table4 --videos 64 --variants time-dependent-model --samplers mgm
+  run table3 --videos 64 --variants frame-level --samplers mgm
+  run table2 --videos 64 --variants full-sequence
+  run figure4 --videos 64 --variants mgm-5,mgm-10,mgm-20,mgm-50,mgm-100
+  run table1 --videos 256 --samplers mgm --extrap 2
+  run table1 --videos 64 --samplers mgm --extrap 5,10
+  run table4 --videos 64 --variants time-dependent-model --samplers fm
+  run table3 --videos 64 --variants frame-level --samplers fm
+  run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
+  run table1 --videos 256 --samplers fm --extrap 2
+  run table1 --videos 64 --samplers fm --extrap 5,10
 }
 
-queue2() {
-  run $X/table4.yaml --variants time-independent-model
-  run $X/table3.yaml --variants constant --samplers mgm
-  run $X/table3.yaml --variants constant --samplers fm
-  run $X/table1.yaml --samplers df,rdm --extrap 5
-  run $X/table3.yaml --variants frame-level
-  run $X/table4.yaml --variants time-dependent-model
-  run $X/table2.yaml --variants full-sequence
-  run $X/table1.yaml --samplers df --extrap 10
-  run $X/table1.yaml --samplers rdm --extrap 10
+queue2() {  # the other models, autoregressive MGM, DF and RDM
+  run table4 --videos 64 --variants time-independent-model
+  run table3 --videos 64 --variants constant --samplers mgm
+  run table3 --videos 64 --variants constant --samplers fm
+  run table2 --videos 64 --variants autoregressive
+  run table1 --videos 256 --samplers df,rdm --extrap 2
+  run table1 --videos 64 --samplers df,rdm --extrap 5,10
 }
 
 mkdir -p logs

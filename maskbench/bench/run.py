@@ -1,7 +1,8 @@
 """``maskbench run``: samplers x extrapolation factors -> counted NFE, seconds, FVD, tables, plots, grids.
 
-Each finished cell is appended to ``results.jsonl`` at once, so an interrupted run loses at most
-the cell in progress, and a rerun with the same ``--out`` skips what is done. A cell with the same key
+Each finished cell is appended to ``results.jsonl`` at once, and each finished batch of the cell in
+progress is kept under ``partial/`` (:mod:`maskbench.bench.partial`), so an interrupted run loses at most
+the batch in progress, and a rerun with the same ``--out`` skips what is done. A cell with the same key
 in another run's ``results.jsonl`` (``reuse``: e.g. another grid that measured the identical cell) is
 copied with its samples instead of computed again. Under ``torchrun`` or the ``deepspeed`` launcher,
 batches are sharded over ranks and rank 0 gathers and writes.
@@ -30,6 +31,7 @@ from maskbench.report.paired import FEATURES
 from maskbench.report.record import CellRecord, samples_path
 from maskbench.core.progress import bar, say
 from maskbench.core.provenance import HISTORY, write_json
+from maskbench.bench.partial import BatchStore
 from maskbench.bench.resume import REPORTED, finished_already
 from maskbench.bench.store import OutLock, ResultStore
 from maskbench.metrics.timing import stopwatch
@@ -82,6 +84,7 @@ def _run_cells(config: RunConfig, out: Path, reuse: list[Path], estimate_for: tu
         record = copy_cell(found, out, name, factor) if found else timed_cell(bench, name, factor, key)
         if rank == 0:
             store.append(record)
+            BatchStore(out, key).clear()  # the record is durable: its kept batches are not needed any more
             _say(rank, f"cell {i} of {len(cells)}: {_summary(record)}")
     if rank == 0:
         from maskbench.report.reports import write_reports
@@ -158,10 +161,18 @@ def copy_cell(found: tuple[Path, CellRecord], out: Path, name: str, factor: int)
 
 
 def run_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | None:
-    """Roll out every context with one sampler at one factor; return the cell's record (rank 0; ``None`` elsewhere)."""
+    """Roll out every context with one sampler at one factor; return the cell's record (rank 0; ``None`` elsewhere).
+
+    Each finished batch is kept in ``<out>/partial/<key>/`` (:class:`~maskbench.bench.partial.BatchStore`), and
+    batches kept by an earlier, interrupted invocation are loaded instead of sampled again: the record is
+    the one an uninterrupted run gives, but for the seconds, which each batch took where it ran. The
+    record's ``resumed_batches`` counts the loaded ones and its ``wall_seconds`` is their wall time
+    (:func:`timed_cell` adds this invocation's).
+    """
     plan = bench.plan(factor)
     rank, size = world()
     mine = [i for i in range(_batches(bench)) if i % size == rank]
+    kept = BatchStore(bench.config.out, key)
     _warm_up(bench)
     parts = []
     # One tick per model evaluation. The total comes from one rollout against a weightless stand-in
@@ -171,7 +182,13 @@ def run_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | Non
     with bar(desc=f"{name} {factor}x", unit="NFE", total=expected * len(mine),
              disable=True if rank != 0 else None) as ticks:
         for done, index in enumerate(mine):
-            parts.append(_run_batch(bench, name, plan, index, ticks))
+            part = kept.load(index, *_batch_needs(bench, index))
+            if part is None:
+                part = _run_batch(bench, name, plan, index, ticks)
+                kept.save(part)
+            else:
+                ticks.update(part["nfe"])
+            parts.append(part)
             ticks.total = parts[0]["nfe"] * len(mine)
             ticks.set_postfix_str(f"batch {done + 1} of {len(mine)}")
     parts = sorted((p for rank_parts in gather(parts) for p in rank_parts), key=lambda p: p["index"])
@@ -179,14 +196,24 @@ def run_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | Non
 
 
 def timed_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | None:
-    """``run_cell`` with its wall time (warm-up, sampling, decoding, features, FVD) as ``wall_seconds``."""
+    """``run_cell`` with its wall time (warm-up, sampling, decoding, features, FVD) as ``wall_seconds``; batches
+    loaded from an earlier invocation count with the wall time they took there."""
     start = time.perf_counter()
     record = run_cell(bench, name, factor, key)
-    return None if record is None else dataclasses.replace(record, wall_seconds=time.perf_counter() - start)
+    if record is None:
+        return None
+    return dataclasses.replace(record, wall_seconds=record.wall_seconds + time.perf_counter() - start)
 
 
 def _batches(bench: Bench) -> int:
     return -(-bench.config.videos // bench.batch_size)
+
+
+def _batch_needs(bench: Bench, index: int) -> tuple[int, int, bool]:
+    """What batch ``index`` holds in any run of its cell: its videos, the decoded samples it keeps, features or not."""
+    lo = index * bench.batch_size
+    videos = min(bench.batch_size, bench.config.videos - lo)
+    return videos, min(videos, max(0, bench.config.samples - lo)), bench.config.fvd
 
 
 def _warm_up(bench: Bench) -> None:
@@ -216,6 +243,7 @@ def _run_batch(bench: Bench, name: str, plan, index: int, ticks=None) -> dict:
     model = CountingDenoiser(bench.denoiser if ticks is None else _Ticking(bench.denoiser, ticks))
     generator = torch.Generator(bench.device).manual_seed(bench.config.seed * 1_000_003 + index)
     seconds: list[float] = []
+    start = time.perf_counter()
     with stopwatch(bench.device, seconds):
         tokens = bench.samplers[name].generate(model, contexts, plan, generator)
     pixels = _decode(bench, tokens)
@@ -224,6 +252,7 @@ def _run_batch(bench: Bench, name: str, plan, index: int, ticks=None) -> dict:
         part["features"] = _features(bench, pixels) if bench.config.fvd else None
     part["feature_seconds"] = seconds[1]
     part["samples"] = pixels[: max(0, bench.config.samples - lo)]
+    part["wall"] = time.perf_counter() - start
     return part
 
 
@@ -251,6 +280,8 @@ def _record(bench: Bench, name: str, factor: int, plan, parts: list[dict], key: 
                         feature_seconds=sum(p["feature_seconds"] for p in parts) if bench.config.fvd else None,
                         options=dataclasses.asdict(sampler.options), rollout=type(sampler).rollout,
                         seed=bench.config.seed, finished=time.time(), pairing=pairing_id(bench, factor),
+                        resumed_batches=sum(1 for p in parts if p.get("resumed")),
+                        wall_seconds=sum(p["wall"] for p in parts if p.get("resumed")),
                         **_versions(bench, name), **_fvd(bench, plan.length, parts))
     _save_samples(bench, name, factor, parts)
     _save_features(bench, key, parts)

@@ -1,4 +1,4 @@
-"""Append-only JSONL of finished cells: a rerun skips them, a kill loses only the cell in progress."""
+"""Append-only JSONL of finished cells: a rerun skips them (the batches of the cell in progress: bench/partial.py)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from maskbench.core.errors import MaskbenchError
 
-#: 1: lines without ``schema`` (options a ``repr`` string); 2: options as data, ``rollout``, ``schema``.
-SCHEMA_VERSION = 2
+#: 1: lines without ``schema`` (options a ``repr`` string); 2: options as data, ``rollout``, ``schema``;
+#: 3: ``resumed_batches`` (a cell finished across invocations).
+SCHEMA_VERSION = 3
 SAMPLES = "samples"  # <run>/samples/<sampler>-<factor>x.npy: the decoded videos kept of a cell
 #: How samplers of version-1 lines rolled out: RDM was the one that rolled its own window (``Sampler.rollout``).
 _ROLLOUT_BEFORE_SCHEMA_2 = {"rdm": "rolling"}
@@ -44,7 +45,10 @@ class CellRecord:
         fvd_low, fvd_high, kvd, kvd_low, kvd_high, ci_level, ci_method, ci_resamples: the bootstrap interval
             and KVD (:class:`maskbench.metrics.fvd.FVDResult`; ``None`` where not computed or recorded).
         fvd_real_vs_real: FVD between two real sets of this length and count, the floor.
-        wall_seconds: the cell's whole wall time; ``None`` for a copy or a cell recorded before it was.
+        wall_seconds: the cell's whole wall time, batches kept by an earlier invocation with the time they took
+            there; ``None`` for a copy or a cell recorded before it was.
+        resumed_batches: batches sampled by an earlier, interrupted invocation and loaded by the one that
+            recorded the cell (their seconds were measured where they ran); 0 for a cell measured in one go.
         reused_from: the run folder an identical cell was copied from (``None``: measured here).
     """
 
@@ -82,6 +86,7 @@ class CellRecord:
     ci_resamples: int | None = None
     fvd_real_vs_real: float | None = None
     wall_seconds: float | None = None
+    resumed_batches: int = 0
     reused_from: str | None = None
 
     def to_json(self) -> dict:

@@ -202,3 +202,41 @@ def test_cell_progress_knows_its_total_nfe_before_the_first_batch(assets, tmp_pa
     monkeypatch.setenv("MASKBENCH_CACHE", str(tmp_path / "cache"))
     assert cli.main(run_args(assets, tmp_path / "out", "--no-fvd", extrap="2")) == 0
     assert [(b.first_total, b.n) for b in bars] == [(2 * 3 * 4, 2 * 3 * 4), (2 * 3 * 5, 2 * 3 * 5)]  # 2 batches each
+
+
+def test_interrupted_cell_resumes_at_its_first_missing_batch(finished, assets, tmp_path, monkeypatch):
+    """A cell killed after its first batch keeps that batch; the rerun samples only the second one and records
+    what the uninterrupted run recorded (same samples, same features), with ``resumed_batches`` 1; the kept
+    batches are removed once the record is written."""
+    import numpy as np
+
+    from maskbench import cli
+    from maskbench.bench import run as run_module
+
+    sampled, real_batch = [], run_module._run_batch
+
+    def interrupted_at_batch_1(bench, name, plan, index, ticks=None):
+        if index == 1 and "second invocation" not in sampled:
+            raise KeyboardInterrupt
+        sampled.append(index)
+        return real_batch(bench, name, plan, index, ticks)
+
+    monkeypatch.setattr(run_module, "_run_batch", interrupted_at_batch_1)
+    monkeypatch.setenv("MASKBENCH_CACHE", str(finished[0].parent / "cache"))
+    out, args = tmp_path / "out", run_args(assets, tmp_path / "out", samplers="fm", extrap="2")
+    del args[args.index("mgm.steps=4") - 1: args.index("mgm.steps=4") + 1]
+    assert cli.main(args) == 130
+    assert not (out / "results.jsonl").exists() and len(list((out / "partial").glob("*/batch-*.npz"))) == 1
+    sampled.clear()
+    sampled.append("second invocation")
+    assert cli.main(args) == 0
+    assert sampled == ["second invocation", 1], "the kept batch 0 was sampled again"
+    (mine,) = records(out)
+    (theirs,) = [r for r in records(finished[0]) if (r["sampler"], r["extrap"]) == ("fm", 2)]
+    assert mine["key"] == theirs["key"] and mine["resumed_batches"] == 1 and theirs["resumed_batches"] == 0
+    assert mine["nfe"] == theirs["nfe"] and mine["fvd"] == pytest.approx(theirs["fvd"], rel=1e-4)
+    assert mine["wall_seconds"] > 0
+    features = [np.load(folder / "features" / f"{mine['key']}.npy") for folder in (out, finished[0])]
+    np.testing.assert_allclose(*features, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(np.load(out / "samples" / "fm-2x.npy"), np.load(finished[0] / "samples" / "fm-2x.npy"))
+    assert not (out / "partial").exists()

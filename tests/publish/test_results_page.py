@@ -212,3 +212,13 @@ def test_claim_across_variants_cites_the_grid_pair_turned_to_the_arms_order(tmp_
     assert (f"paired, autoregressive MGM - full-sequence MGM over the same {N} contexts and seeds: FVD "
             f"{-row['fvd_diff']:+.2f} [{-row['fvd_high']:.2f}, {-row['fvd_low']:.2f}], resolved") in claim
     assert "mgm: `full-sequence` - `autoregressive`" in page  # the section's paired table
+
+
+def test_a_cell_sampled_over_several_invocations_has_its_seconds_flagged(tmp_path):
+    docs = tmp_path / "docs"
+    variant = docs / "results" / "table1" / "frame-level"
+    write_run(variant, [({**cell("mgm", 2, "m2", BASE), "resumed_batches": 3}, BASE), (cell("fm", 2, "f2", BASE), BASE)])
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    mgm, fm = (line for line in page.splitlines() if line.startswith(("| mgm ", "| fm ")))
+    assert "| 0.50§ " in mgm and "0.50§" not in fm
+    assert "§ sampled over several invocations" in page

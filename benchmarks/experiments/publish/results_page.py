@@ -28,6 +28,7 @@ from publish.paper import PaperReference, load_paper, paper_cell
 
 DAGGER = "†"
 NO_INTERVAL = "‡"  # an FVD measured before intervals were recorded
+RESUMED = "§"  # a cell sampled over several invocations: its seconds come from more than one run
 PROTOCOLS = {"full": "the whole rollout, as the paper", "center16": "the 16 centre frames, as the authors' fvd16"}
 HEADLINE = ("<!-- headline:start", "<!-- headline:end -->")  # the start marker is found by its prefix
 START_LINE = "<!-- headline:start (benchmarks/experiments/results.py writes this block) -->"
@@ -93,7 +94,7 @@ COLUMNS = {
     "model_time_dependent": ("model trained with t", lambda r: "yes" if r.model_time_dependent else "no"),
     "time_independent": ("t given to the model", lambda r: "zeros (eq. 8)" if r.time_independent else "per frame"),
     "nfe": ("NFE (counted)", lambda r: str(r.nfe)),
-    "seconds_per_video": ("s / video", lambda r: f"{r.seconds_per_video:.2f}"),
+    "seconds_per_video": ("s / video", lambda r: f"{r.seconds_per_video:.2f}" + (RESUMED if r.resumed_batches else "")),
     "fvd": ("FVD [interval]", lambda r: _fvd_cell(r)),
     "kvd": ("KVD [interval]", lambda r: _kvd_cell(r)),
     "fvd_real_vs_real": ("FVD real vs real", lambda r: "-" if r.fvd_real_vs_real is None else f"{r.fvd_real_vs_real:.2f}"),
@@ -289,6 +290,9 @@ def _table(section: Section, rows: list[MeasuredCell], paper: PaperReference) ->
     notes = [f"{DAGGER} fewer than {FEW_VIDEOS} videos: not comparable."] if any(_few(r) for r in rows) else []
     notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r.fvd is None for r in rows) else []
     notes += _interval_notes(rows)
+    if "seconds_per_video" in section.columns and any(r.resumed_batches for r in rows):
+        notes.append(f"{RESUMED} sampled over several invocations (the cell resumed at its first missing batch): "
+                     "its seconds per video mix the batches' own timings, possibly on other machines or loads.")
     notes += [f"T{v.table} {v.dataset} {v.settings.get('sampler', '')} {v.settings.get('extrap', '')}x: {v.note}."
               for v in paper.values if v.note and v.table in section.paper_tables]
     table = frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"

@@ -222,3 +222,43 @@ def test_a_cell_sampled_over_several_invocations_has_its_seconds_flagged(tmp_pat
     mgm, fm = (line for line in page.splitlines() if line.startswith(("| mgm ", "| fm ")))
     assert "| 0.50§ " in mgm and "0.50§" not in fm
     assert "§ sampled over several invocations" in page
+
+
+def test_a_stale_cell_is_marked_until_a_current_cell_of_its_place_supersedes_it(tmp_path):
+    """A cell of an earlier sampler revision stays on the page, marked, while it is the only one of its place;
+    once a current cell of the same place is in the files, the page shows that one alone."""
+    from publish.current import current_rows, stale
+    from publish.measured import load_grids
+
+    from maskbench.samplers import registered_samplers
+
+    now = registered_samplers()["mgm"].revision
+    docs = tmp_path / "docs"
+    variant = docs / "results" / "table1" / "frame-level"
+    old_mgm = {**cell("mgm", 2, "old", BASE + 0.3), "sampler_revision": now - 1, "finished": 2.0}  # recorded later
+    new_mgm = {**cell("mgm", 2, "new", BASE), "sampler_revision": now}
+    write_run(variant, [(old_mgm, BASE + 0.3), (cell("fm", 2, "f2", BASE), BASE)])
+    rows = load_grids(docs / "results")["table1"]
+    assert [stale(r) for r in rows] == ["sampler", ""]
+    assert current_rows(rows) == rows  # nothing supersedes the old MGM cell yet
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    assert re.search(r"\| mgm .*¶", page) and "¶ not a measurement of the current package" in page
+    write_run(variant, [(old_mgm, BASE + 0.3), (new_mgm, BASE), (cell("fm", 2, "f2", BASE), BASE)])
+    rows = load_grids(docs / "results")["table1"]
+    assert [(r.key, r.sampler) for r in current_rows(rows)] == [("new", "mgm"), ("f2", "fm")]
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    assert "¶" not in page
+
+
+def test_a_cell_of_an_earlier_shipped_model_is_stale():
+    from types import SimpleNamespace
+
+    from publish.current import stale
+
+    shipped = {("frame", True): (8000, "vq-b"), ("frame", False): (8000, "vq-b")}
+    row = lambda **kw: SimpleNamespace(**{"masking": "frame", "model_time_dependent": True, "train_steps": 8000,  # noqa: E731
+                                          "tokenizer_identity": "vq-b", "sampler": "fm", "sampler_revision": 1, **kw})
+    assert stale(row(), shipped, {"fm": 1}) == ""
+    assert stale(row(train_steps=5400), shipped, {"fm": 1}) == "model"
+    assert stale(row(tokenizer_identity="vq-a", sampler_revision=0), shipped, {"fm": 1}) == "model and sampler"
+    assert stale(row(train_steps=None), shipped, {"fm": 1}) == ""  # the files cannot tell

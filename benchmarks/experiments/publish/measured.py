@@ -4,7 +4,8 @@ A row is one cell (variant, sampler, extrapolation): its :class:`CellRecord` wit
 plus the facts of its run (``run.json``: model card, machine) and the settings the paper's tables are
 keyed by (mode, masking, steps, time dependence) derived from them. Paired rows (``paired.jsonl`` of a
 variant and of a grid) are read as written. When a variant folder holds several records of one cell
-(reruns with other ``--videos``), the row is the one with an FVD, then the most videos, then the latest.
+(reruns with other ``--videos``, or of another model or sampler revision), the row is a current one
+(:mod:`publish.current`), then one with an FVD, then the one with the most videos, then the latest.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from maskbench.core.provenance import invocation_for, read_history
 from maskbench.report.paired import FILE as PAIRED, read_rows
 from maskbench.report.record import CellRecord
 from maskbench.samplers.base import Sampler
+
+from publish.current import stale, train_steps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,8 +123,8 @@ def variant_rows(folder: Path) -> list[MeasuredCell]:
     return sorted(best.values(), key=lambda r: (order[r.sampler], r.extrap))
 
 
-def _rank(row: CellRecord) -> tuple:
-    return row.fvd is not None, row.n_fake, row.finished
+def _rank(row: MeasuredCell) -> tuple:
+    return not stale(row), row.fvd is not None, row.n_fake, row.finished
 
 
 def measured_cell(variant: str, record: CellRecord, run: dict) -> MeasuredCell:
@@ -147,11 +150,6 @@ def train_loss(extra: dict) -> float | None:
     """Mean masked cross-entropy of the last 100 training steps: ``ce_mean_last_100_steps`` where training
     weighted its loss (SNR weighting: ``loss`` is then not the cross-entropy), else the loss, which was it."""
     return extra.get("ce_mean_last_100_steps", extra.get("loss_mean_last_100_steps"))
-
-
-def train_steps(extra: dict) -> int | None:
-    """Steps over the whole chain of runs behind the weights (a run started from another model counts its steps)."""
-    return extra.get("total_steps", extra.get("steps"))
 
 
 def _mode(record: CellRecord) -> str:

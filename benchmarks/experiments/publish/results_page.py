@@ -9,32 +9,31 @@ Inputs: ``<docs>/results/<grid>/<variant>/{results.jsonl,run.json,paired.jsonl}`
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-import maskbench
 from maskbench.metrics.stats import interval_text
 from maskbench.report.paired import difference_text
 from maskbench.report.plots import fvd_vs_nfe, fvd_vs_steps
 from maskbench.report.tables import FEW_VIDEOS
 
 from publish.claims import Arm, compare, steps_sentences
+from publish.current import WEIGHTS, current_rows, shipped_models, stale
 from publish.collect import GIF_FACTOR, best_and_worst, gif_name
-from publish.measured import MeasuredCell, load_grids, load_paired, train_steps
+from publish.measured import MeasuredCell, load_grids, load_paired
 from publish.paper import PaperReference, load_paper, paper_cell
 
 DAGGER = "†"
 NO_INTERVAL = "‡"  # an FVD measured before intervals were recorded
+STALE = "¶"  # a cell of an earlier model or sampler revision, shown where no current cell has replaced it yet
 RESUMED = "§"  # a cell sampled over several invocations: its seconds come from more than one run
 PROTOCOLS = {"full": "the whole rollout, as the paper", "center16": "the 16 centre frames, as the authors' fvd16"}
 HEADLINE = ("<!-- headline:start", "<!-- headline:end -->")  # the start marker is found by its prefix
 START_LINE = "<!-- headline:start (benchmarks/experiments/results.py writes this block) -->"
 READING_FILE = "discussion.yaml"  # beside paper.yaml
 FIGURE3, FIGURE4 = "figure3_fvd_vs_nfe.png", "figure4_fvd_vs_steps.png"
-WEIGHTS = Path(maskbench.__file__).resolve().parent / "weights"  # the shipped models, to tell whether the cells measured them
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,8 @@ def _fvd_cell(row: MeasuredCell) -> str:
     if row.fvd is None:
         return "n/a"
     interval = "" if _old(row) else f" {interval_text(row.fvd_low, row.fvd_high, 2)}"
-    return f"{row.fvd:.2f}{interval}" + (DAGGER if _few(row) else "") + (NO_INTERVAL if _old(row) else "")
+    marks = (DAGGER if _few(row) else "") + (NO_INTERVAL if _old(row) else "") + (STALE if stale(row) else "")
+    return f"{row.fvd:.2f}{interval}{marks}"
 
 
 def _kvd_cell(row: MeasuredCell) -> str:
@@ -133,7 +133,7 @@ def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
     docs = Path(docs)
     images = docs / "results"
     images.mkdir(parents=True, exist_ok=True)
-    grids, paired, paper = load_grids(images), load_paired(images), load_paper(paper_path)
+    grids, paired, paper = _current_grids(images), load_paired(images), load_paper(paper_path)
     reading = load_reading(Path(paper_path).with_name(READING_FILE))
     sections = list(SECTIONS) + [Section(name, f"Experiment `{name}`", "", GENERIC)
                                  for name in grids if name not in {s.grid for s in SECTIONS}]
@@ -144,6 +144,11 @@ def write_results_page(docs: str | Path, paper_path: str | Path) -> Path:
     page = "\n".join([_header(paper), _setting(grids, reading), *body, "## Discussion\n", *filter(None, discussion)])
     (docs / "results.md").write_text(page)
     return docs / "results.md"
+
+
+def _current_grids(root: Path) -> dict[str, list[MeasuredCell]]:
+    """The grids' rows, each stale cell left out where a current cell of its place supersedes it."""
+    return {name: current_rows(rows) for name, rows in load_grids(root).items()}
 
 
 def load_reading(path: Path) -> dict:
@@ -190,12 +195,7 @@ def _current(grids: dict) -> str:
 def _shipped_since(rows: list[MeasuredCell], weights: Path = WEIGHTS) -> str:
     """A sentence when the package now ships other models than the ones measured: another training length
     or another tokenizer (``weights``: the folder holding the shipped ``latte-*`` models)."""
-    now = {}  # (masking, trained with t) -> (training steps, tokenizer) of the shipped model of that kind
-    for card in sorted(weights.glob("latte-*/maskbench.json")):
-        data = json.loads(card.read_text())
-        config = card.with_name("config.json")
-        timed = json.loads(config.read_text()).get("time_conditioning", True) if config.is_file() else True
-        now[data.get("masking"), timed] = (train_steps(data.get("extra", {})), data.get("tokenizer_identity"))
+    now = shipped_models(weights)  # (masking, trained with t) -> (training steps, tokenizer) of the shipped model
     measured = dict.fromkeys(((r.masking, getattr(r, "model_time_dependent", True)), (r.train_steps, r.tokenizer_identity))
                              for r in rows if r.train_steps is not None)
     changed = [f"{m} masking{'' if timed else ' without time input'}: {now[m, timed][0]} training steps on tokenizer "
@@ -239,7 +239,7 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
     start, end = (text.find(marker) for marker in HEADLINE)
     if start < 0 or end < start:
         return False
-    rows = load_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
+    rows = _current_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
     videos = ",".join(str(v) for v in sorted({r.n_fake for r in rows}))
     source = (f"{_provenance(rows)}{_shipped_since(rows)}{_revised_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
@@ -290,6 +290,9 @@ def _table(section: Section, rows: list[MeasuredCell], paper: PaperReference) ->
     notes = [f"{DAGGER} fewer than {FEW_VIDEOS} videos: not comparable."] if any(_few(r) for r in rows) else []
     notes += ["n/a: no FVD (the run passed --no-fvd)."] if any(r.fvd is None for r in rows) else []
     notes += _interval_notes(rows)
+    if any(r.fvd is not None and stale(r) for r in rows):
+        notes.append(f"{STALE} not a measurement of the current package: an earlier model or an earlier revision of "
+                     "the sampler's code (no current cell of this place yet; rerun the grid).")
     if "seconds_per_video" in section.columns and any(r.resumed_batches for r in rows):
         notes.append(f"{RESUMED} sampled over several invocations (the cell resumed at its first missing batch): "
                      "its seconds per video mix the batches' own timings, possibly on other machines or loads.")

@@ -3,7 +3,9 @@
 A cell of a few hundred videos takes hours on a CPU, longer than a job, a session or a spot instance
 may last. Each batch of a cell is a pure function of the cell's key and its index (its contexts are rows
 ``index * batch`` onwards of the cell's draw, its generator is seeded by the run's seed and ``index``), so
-a batch kept by an earlier, interrupted invocation is the batch this one would compute: a rerun into the
+a batch kept by an earlier, interrupted invocation is the batch this one would compute (bitwise on the
+same kind of processor; on another, whose kernels round differently, a near-tie in a token draw can go
+the other way: an equally valid draw from the same contexts and seeds): a rerun into the
 same ``--out`` loads it and samples only the batches that are missing. Files are written whole (a
 temporary file, then a rename) and one that cannot be read is computed again. The folder is removed once
 the cell's record is in ``results.jsonl``.

@@ -45,6 +45,8 @@ def machine(device: torch.device | str) -> dict:
         "host": platform.node(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels torch dispatches to (AVX2, AVX512, ...)
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
@@ -52,6 +54,16 @@ def machine(device: torch.device | str) -> dict:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``; ``None`` where there is none). Sampling is bitwise reproducible
+    on one kind of CPU; another kind (other vector kernels) can round a near-tie in a token draw the other way."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
 
 
 def provenance(config, device: torch.device | str) -> dict:

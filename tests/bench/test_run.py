@@ -62,6 +62,7 @@ def test_run_writes_every_output(finished):
     _assert_statistics(out, recs, finished[1].stdout + finished[1].stderr)
     run = json.loads((out / "run.json").read_text())
     assert run["versions"]["torch"] and run["machine"]["cpu_count"] and run["config"]["videos"] == 2
+    assert run["machine"]["cpu_capability"] and "cpu_model" in run["machine"]
 
 
 def _assert_statistics(out, recs, printed):

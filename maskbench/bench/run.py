@@ -182,7 +182,7 @@ def run_cell(bench: Bench, name: str, factor: int, key: str) -> CellRecord | Non
     with bar(desc=f"{name} {factor}x", unit="NFE", total=expected * len(mine),
              disable=True if rank != 0 else None) as ticks:
         for done, index in enumerate(mine):
-            part = kept.load(index, *_batch_needs(bench, index))
+            part = kept.load(index, _batch_videos(bench, index), bench.config.fvd)
             if part is None:
                 part = _run_batch(bench, name, plan, index, ticks)
                 kept.save(part)
@@ -209,11 +209,9 @@ def _batches(bench: Bench) -> int:
     return -(-bench.config.videos // bench.batch_size)
 
 
-def _batch_needs(bench: Bench, index: int) -> tuple[int, int, bool]:
-    """What batch ``index`` holds in any run of its cell: its videos, the decoded samples it keeps, features or not."""
-    lo = index * bench.batch_size
-    videos = min(bench.batch_size, bench.config.videos - lo)
-    return videos, min(videos, max(0, bench.config.samples - lo)), bench.config.fvd
+def _batch_videos(bench: Bench, index: int) -> int:
+    """How many rollouts batch ``index`` holds in any run of its cell."""
+    return min(bench.batch_size, bench.config.videos - index * bench.batch_size)
 
 
 def _warm_up(bench: Bench) -> None:

@@ -262,3 +262,23 @@ def test_a_cell_of_an_earlier_shipped_model_is_stale():
     assert stale(row(train_steps=5400), shipped, {"fm": 1}) == "model"
     assert stale(row(tokenizer_identity="vq-a", sampler_revision=0), shipped, {"fm": 1}) == "model and sampler"
     assert stale(row(train_steps=None), shipped, {"fm": 1}) == ""  # the files cannot tell
+
+
+def test_a_claim_does_not_compare_a_current_cell_with_a_stale_one(tmp_path):
+    """MGM measured again with the current code beside an FM cell of an earlier model: no sentence weighs the two
+    against each other; two stale cells are compared, marked."""
+    from maskbench.samplers import registered_samplers
+
+    from publish.claims import Arm, compare
+    from publish.measured import load_grids
+
+    now = registered_samplers()["mgm"].revision
+    variant = tmp_path / "results" / "table1" / "frame-level"
+    write_run(variant, [({**cell("mgm", 2, "m2", BASE + 0.3), "sampler_revision": now}, BASE + 0.3),
+                        ({**cell("fm", 2, "f2", BASE), "sampler_revision": 0}, BASE),
+                        ({**cell("mgm", 5, "m5", BASE), "sampler_revision": now - 1}, BASE),
+                        ({**cell("fm", 5, "f5", BASE), "sampler_revision": 0}, BASE)])
+    rows = load_grids(tmp_path / "results")["table1"]
+    two, five = compare(rows, (Arm("MGM", {"sampler": "mgm"}), Arm("FM", {"sampler": "fm"})), ("extrap",))
+    assert two == "2x: not compared yet: FM's cell measures an earlier model or sampler revision (¶), MGM's the current package."
+    assert five.startswith("5x: MGM reaches FVD") and "¶ an earlier model or sampler revision" in five

@@ -15,6 +15,7 @@ from maskbench.metrics.stats import interval_text
 from maskbench.report.paired import verdict
 from maskbench.report.tables import FEW_VIDEOS
 
+from publish.current import stale
 from publish.measured import MeasuredCell
 from publish.paper import PaperReference
 
@@ -36,10 +37,19 @@ def compare(rows: list[MeasuredCell], arms: tuple[Arm, Arm], group: tuple[str, .
     sentences = []
     for key in dict.fromkeys(tuple(getattr(r, g) for g in group) for r in rows):  # the rows' order
         a, b = (_pick(rows, arm, dict(zip(group, key))) for arm in arms)
-        if a and b:
+        if a and b and bool(stale(a)) != bool(stale(b)):
+            sentences.append(_not_yet(group, key, arms, a, b))
+        elif a and b:
             text = f"{_where(group, key)}: {_versus(arms, a, b, paired_between(paired, a, b))}"
             sentences.append(text + _paper_sentence(arms, a, b, paper, tables) if paper else text)
     return sentences
+
+
+def _not_yet(group: tuple[str, ...], key: tuple, arms: tuple[Arm, Arm], a: MeasuredCell, b: MeasuredCell) -> str:
+    """A current cell is not compared with a stale one: they measure different models or sampler code."""
+    old, new = (arms[0].label, arms[1].label) if stale(a) else (arms[1].label, arms[0].label)
+    return (f"{_where(group, key)}: not compared yet: {old}'s cell measures an earlier model or sampler revision (¶), "
+            f"{new}'s the current package.")
 
 
 def paired_between(paired: list[dict], a: MeasuredCell, b: MeasuredCell) -> dict | None:
@@ -141,7 +151,8 @@ def _caveat(rows: list[MeasuredCell]) -> str:
     if all(r.fvd is None for r in rows):
         return ""
     few = min(r.n_fake for r in rows)
-    return f" (from {few} videos, fewer than {FEW_VIDEOS}: not comparable)" if few < FEW_VIDEOS else ""
+    text = f" (from {few} videos, fewer than {FEW_VIDEOS}: not comparable)" if few < FEW_VIDEOS else ""
+    return text + (" (¶ an earlier model or sampler revision: not the current package)" if any(map(stale, rows)) else "")
 
 
 def _paper_sentence(arms: tuple[Arm, Arm], a: MeasuredCell, b: MeasuredCell, paper: PaperReference,

@@ -93,11 +93,18 @@ def read_history(folder: str | Path) -> list[dict]:
     return [json.loads((folder / "run.json").read_text())] if (folder / "run.json").is_file() else []
 
 
-def invocation_for(runs: list[dict], finished: float | None) -> dict:
+def invocation_for(runs: list[dict], finished: float | None, copied: bool = False) -> dict:
     """Of ``runs`` (:func:`read_history`), the one that measured a cell finished at ``finished`` (Unix time):
-    the latest started at or before it; the latest of all when the time is unknown; ``{}`` without runs."""
+    the latest started at or before it; the latest of all when the time is unknown; ``{}`` without runs.
+
+    A ``copied`` cell (an identical cell measured in another folder, copied with its original ``finished``)
+    was written by the first invocation into this folder that started after the original finished.
+    """
     if finished is None or not runs:
         return runs[-1] if runs else {}
+    if copied:
+        later = [r for r in runs if _started(r) >= finished]
+        return later[0] if later else runs[-1]
     started = [r for r in runs if _started(r) <= finished]
     return started[-1] if started else runs[0]
 

@@ -113,7 +113,8 @@ def variant_rows(folder: Path) -> list[MeasuredCell]:
     if not path.is_file():
         return []
     runs = read_history(folder)  # a cell's facts are those of the invocation that measured it
-    rows = [measured_cell(folder.name, record, invocation_for(runs, record.finished)) for record in ResultStore(path).records]
+    rows = [measured_cell(folder.name, record, invocation_for(runs, record.finished, copied=record.reused_from is not None))
+            for record in ResultStore(path).records]
     order = {name: i for i, name in enumerate(dict.fromkeys(r.sampler for r in rows))}  # the run's order
     best: dict[tuple, MeasuredCell] = {}
     for row in rows:

@@ -406,7 +406,7 @@ def _gif(grid: str, rows: list[MeasuredCell], images: Path) -> str:
     pair = best_and_worst(rows, GIF_FACTOR)
     if not pair or not (images / grid / gif_name()).is_file():
         return ""
-    best, worst = (f"{r.sampler} (`{r.variant}`, FVD {r.fvd:.2f})" for r in pair)
+    best, worst = (f"{r.sampler} (`{r.variant}`, FVD {r.fvd:.2f}{STALE if stale(r) else ''})" for r in pair)
     return (f"![best and worst at {GIF_FACTOR}x](results/{grid}/{gif_name()})\n\n"
             f"Samples at {GIF_FACTOR}x (one video each, every other frame): left the lowest FVD, {best}; "
             f"right the highest, {worst}.\n")

@@ -195,10 +195,14 @@ def test_collect_then_results_page_from_a_real_experiment(experiment, tmp_path):
 # --- the results page from a fabricated results tree ---------------------------------------------------
 
 def record(sampler, extrap, nfe, fvd, videos, frames=16, context=2, stride=14, options=None):
+    """A cell of the installed sampler code (its current revision)."""
+    from maskbench.samplers import registered_samplers
+
     options = options or f"Options(time_independent=False, schedule='sigmoid', steps={20 if sampler == 'mgm' else 250})"
     return dict(key=f"{sampler}{extrap}{context}{options}", sampler=sampler, extrap=extrap, length=extrap * frames,
                 frames=frames, context=context, stride=stride, nfe=nfe, seconds_total=1.0, seconds_per_video=nfe / 997,
-                n_fake=videos, n_real=videos, fvd=fvd, options=options, seed=0, finished=1.0, wall_seconds=90.0)
+                n_fake=videos, n_real=videos, fvd=fvd, options=options, seed=0, finished=1.0, wall_seconds=90.0,
+                sampler_revision=registered_samplers()[sampler].revision)
 
 
 def write_variant(folder, recs, masking="frame"):

@@ -37,9 +37,12 @@ def cell(sampler, extrap, key, fake, pairing="p", context=2, stride=14, options=
     """A finished cell of the current format: FVD with its interval, KVD, protocol and pairing."""
     stats = fvd_result(REAL, fake, 16, "full").record()
     stats = {k: v for k, v in stats.items() if k not in ("n_fake", "frames", "protocol")}
+    from maskbench.samplers import registered_samplers
+
     return dict(key=key, sampler=sampler, extrap=extrap, length=16 * extrap, frames=16, context=context, stride=stride,
                 nfe=20 * extrap, seconds_total=1.0, seconds_per_video=0.5, n_fake=len(fake), options=options, seed=0,
-                finished=1.0, pairing=pairing, fvd_protocol="full", fvd_real_vs_real=40.0, **stats)
+                finished=1.0, pairing=pairing, fvd_protocol="full", fvd_real_vs_real=40.0,
+                sampler_revision=registered_samplers()[sampler].revision, **stats)
 
 
 def old_cell(sampler, extrap, key, fvd, floor=None):

@@ -3,6 +3,8 @@
 # Table 1 at 2x 256): two queues of `maskbench experiment` commands, one thread each, ordered so that
 # both cores stay busy, the cheap cells (MGM) come first, and every cell shared between grids is measured
 # once, in one queue (a later grid copies it: Table 3's and Table 2's frame-level MGM cells are Table 4's).
+# Both queues end in Table 1 (its FM, DF and RDM cells are most of the work); there they take turns, one
+# invocation at a time per variant folder.
 #
 # Results go to benchmarks/experiments/cpu-runs/<grid>/<variant>/ (RUNS to change it), a tracked folder:
 # a session commits it when it stops (finished cells, their features, and the finished batches of a
@@ -15,7 +17,15 @@ cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 X=benchmarks/experiments
 RUNS=${RUNS:-$X/cpu-runs}
-run() { local grid=$1; shift; maskbench experiment "$X/$grid.yaml" --out "$RUNS/$grid" "$@"; }
+# One invocation at a time per variant folder (maskbench refuses a second one into the same folder): a
+# queue that reaches variants the other one is running waits for them (flock) instead of skipping them.
+run() {
+  local grid=$1 variants=all; shift
+  local args=("$@")
+  for ((i = 0; i < ${#args[@]} - 1; i++)); do [[ ${args[i]} == --variants ]] && variants=${args[i + 1]}; done
+  mkdir -p "$RUNS"
+  flock "$RUNS/.$grid-$variants.lock" maskbench experiment "$X/$grid.yaml" --out "$RUNS/$grid" "$@"
+}
 
 queue1() {  # the shipped frame-level model (timestep-dependent)
   run table4 --videos 64 --variants time-dependent-model --samplers mgm
@@ -29,6 +39,7 @@ queue1() {  # the shipped frame-level model (timestep-dependent)
   run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
   run table1 --videos 256 --samplers fm --extrap 2
   run table1 --videos 64 --samplers fm --extrap 5,10
+  run table1 --videos 64 --samplers rdm --extrap 10
 }
 
 queue2() {  # the other models, autoregressive MGM, DF and RDM
@@ -37,7 +48,8 @@ queue2() {  # the other models, autoregressive MGM, DF and RDM
   run table3 --videos 64 --variants constant --samplers fm
   run table2 --videos 64 --variants autoregressive
   run table1 --videos 256 --samplers df,rdm --extrap 2
-  run table1 --videos 64 --samplers df,rdm --extrap 5,10
+  run table1 --videos 64 --samplers df,rdm --extrap 5
+  run table1 --videos 64 --samplers df --extrap 10
 }
 
 mkdir -p logs

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every grid of docs/results.md on a 2-core CPU, at the sizes the results page needs (64 videos per cell,
-# Table 1 at 2x 256): two queues of `maskbench experiment` commands, one thread each, ordered so that
-# both cores stay busy, the cheap cells (MGM) come first, and every cell shared between grids is measured
-# once, in one queue (a later grid copies it: Table 3's and Table 2's frame-level MGM cells are Table 4's).
-# Both queues end in Table 1 (its FM, DF and RDM cells are most of the work); there they take turns, one
-# invocation at a time per variant folder.
+# Table 1 at 2x 256): two queues of `maskbench experiment` commands, one thread each. Table 1 is most of
+# the work (its FM, DF and RDM cells) and one variant folder, which takes one invocation at a time, so it
+# has a queue of its own, the headline cells (2x) first; the other queue runs every other grid, cheap MGM
+# cells first, each cell shared between grids measured once (a later grid copies it: Table 3's and Table
+# 2's frame-level MGM cells are Table 4's), and then takes turns with the first on Table 1's 10x cells.
 #
 # Results go to benchmarks/experiments/cpu-runs/<grid>/<variant>/ (RUNS to change it), a tracked folder:
 # a session commits it when it stops (finished cells, their features, and the finished batches of a
@@ -27,29 +27,28 @@ run() {
   flock "$RUNS/.$grid-$variants.lock" maskbench experiment "$X/$grid.yaml" --out "$RUNS/$grid" "$@"
 }
 
-queue1() {  # the shipped frame-level model (timestep-dependent)
-  run table4 --videos 64 --variants time-dependent-model --samplers mgm
-  run table3 --videos 64 --variants frame-level --samplers mgm
-  run table2 --videos 64 --variants full-sequence
-  run figure4 --videos 64 --variants mgm-5,mgm-10,mgm-20,mgm-50,mgm-100
+queue1() {  # Table 1, the headline grid and most of the work: one variant folder, so one queue
   run table1 --videos 256 --samplers mgm --extrap 2
-  run table1 --videos 64 --samplers mgm --extrap 5,10
-  run table4 --videos 64 --variants time-dependent-model --samplers fm
-  run table3 --videos 64 --variants frame-level --samplers fm
-  run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
   run table1 --videos 256 --samplers fm --extrap 2
-  run table1 --videos 64 --samplers fm --extrap 5,10
-  run table1 --videos 64 --samplers rdm --extrap 10
+  run table1 --videos 256 --samplers df,rdm --extrap 2
+  run table1 --videos 64 --samplers mgm --extrap 5,10
+  run table1 --videos 64 --samplers fm,df,rdm --extrap 5
+  run table1 --videos 64 --samplers fm,df,rdm --extrap 10
 }
 
-queue2() {  # the other models, autoregressive MGM, DF and RDM
+queue2() {  # every other grid, MGM cells first, then the FM and autoregressive ones
+  run table4 --videos 64 --variants time-dependent-model --samplers mgm
   run table4 --videos 64 --variants time-independent-model
+  run table3 --videos 64 --variants frame-level --samplers mgm
   run table3 --videos 64 --variants constant --samplers mgm
+  run table2 --videos 64 --variants full-sequence
+  run figure4 --videos 64 --variants mgm-5,mgm-10,mgm-20,mgm-50,mgm-100
+  run table4 --videos 64 --variants time-dependent-model --samplers fm
+  run table3 --videos 64 --variants frame-level --samplers fm
   run table3 --videos 64 --variants constant --samplers fm
   run table2 --videos 64 --variants autoregressive
-  run table1 --videos 256 --samplers df,rdm --extrap 2
-  run table1 --videos 64 --samplers df,rdm --extrap 5
-  run table1 --videos 64 --samplers df --extrap 10
+  run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
+  run table1 --videos 64 --samplers fm,df,rdm --extrap 10  # takes turns with queue 1 (one invocation per folder)
 }
 
 mkdir -p logs

@@ -2,9 +2,9 @@
 # Every grid of docs/results.md on a 2-core CPU, at the sizes the results page needs (64 videos per cell,
 # Table 1 at 2x 256): two queues of `maskbench experiment` commands, one thread each. Table 1 is most of
 # the work (its FM, DF and RDM cells) and one variant folder, which takes one invocation at a time, so it
-# has a queue of its own, the headline cells (2x) first; the other queue runs every other grid, cheap MGM
-# cells first, each cell shared between grids measured once (a later grid copies it: Table 3's and Table
-# 2's frame-level MGM cells are Table 4's), and then takes turns with the first on Table 1's 10x cells.
+# has a queue of its own, the headline cells (2x) first, which moves to two threads once the other queue is
+# done; the other queue runs every other grid, cheap MGM cells first, each cell shared between grids
+# measured once (a later grid copies it: Table 3's and Table 2's frame-level MGM cells are Table 4's).
 #
 # Results go to benchmarks/experiments/cpu-runs/<grid>/<variant>/ (RUNS to change it), a tracked folder:
 # a session commits it when it stops (finished cells, their features, and the finished batches of a
@@ -27,13 +27,14 @@ run() {
   flock "$RUNS/.$grid-$variants.lock" maskbench experiment "$X/$grid.yaml" --out "$RUNS/$grid" "$@"
 }
 
-queue1() {  # Table 1, the headline grid and most of the work: one variant folder, so one queue
-  run table1 --videos 256 --samplers mgm --extrap 2
-  run table1 --videos 256 --samplers fm --extrap 2
-  run table1 --videos 256 --samplers df,rdm --extrap 2
-  run table1 --videos 64 --samplers mgm --extrap 5,10
-  run table1 --videos 64 --samplers fm,df,rdm --extrap 5
-  run table1 --videos 64 --samplers fm,df,rdm --extrap 10
+queue1() {  # Table 1, the headline grid and most of the work; one cell per command, the headline 2x first
+  for cell in "256 mgm 2" "256 fm 2" "256 df 2" "256 rdm 2" "64 mgm 5,10" "64 fm 5" "64 df 5" "64 rdm 5" \
+              "64 fm 10" "64 df 10" "64 rdm 10"; do
+    set -- $cell
+    # both cores once the other queue is done: one invocation per variant folder, so two threads, not two queues
+    OMP_NUM_THREADS=$([[ -e logs/queue2.done ]] && echo 2 || echo 1) \
+      run table1 --videos "$1" --samplers "$2" --extrap "$3"
+  done
 }
 
 queue2() {  # every other grid, MGM cells first, then the FM and autoregressive ones
@@ -48,10 +49,11 @@ queue2() {  # every other grid, MGM cells first, then the FM and autoregressive 
   run table3 --videos 64 --variants constant --samplers fm
   run table2 --videos 64 --variants autoregressive
   run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
-  run table1 --videos 64 --samplers fm,df,rdm --extrap 10  # takes turns with queue 1 (one invocation per folder)
+  touch logs/queue2.done
 }
 
 mkdir -p logs
+rm -f logs/queue2.done
 queue1 > logs/queue1.log 2>&1 &
 queue2 > logs/queue2.log 2>&1 &
 wait

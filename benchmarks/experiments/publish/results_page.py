@@ -202,8 +202,8 @@ def _shipped_since(rows: list[MeasuredCell], weights: Path = WEIGHTS) -> str:
                f"{now[m, timed][1]}" for (m, timed), was in measured if now.get((m, timed)) not in (None, was)]
     if not changed:
         return ""
-    return (f" The package now ships other models ({'; '.join(changed)}); these cells do not measure them "
-            "until the grids are rerun.")
+    return (f" The package now ships other models ({'; '.join(changed)}); cells of the earlier ones "
+            f"({STALE}) do not measure them until the grids are rerun.")
 
 
 def _revised_since(rows: list[MeasuredCell], current: dict[str, int] | None = None) -> str:
@@ -219,7 +219,7 @@ def _revised_since(rows: list[MeasuredCell], current: dict[str, int] | None = No
     if not old:
         return ""
     return (f" Cells of {', '.join(old)} were measured by an earlier revision of that sampler's code (its `revision` "
-            "note says what changed); they do not measure the current code until the grids are rerun.")
+            f"note says what changed); those cells ({STALE}) do not measure the current code until the grids are rerun.")
 
 
 def _trained(steps: int | None, loss: float | None) -> str:
@@ -241,9 +241,12 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
         return False
     rows = _current_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
-    videos = ",".join(str(v) for v in sorted({r.n_fake for r in rows}))
-    source = (f"{_provenance(rows)}{_shipped_since(rows)}{_revised_since(rows)} Command: `maskbench experiment benchmarks/experiments/{SECTIONS[0].grid}.yaml "
-              f"--videos {videos}`, then `python benchmarks/experiments/results.py`." if rows else "No run yet.")
+    counts = sorted({r.n_fake for r in rows})
+    videos = str(counts[0]) if len(counts) == 1 else f"N` (N = {', '.join(map(str, counts))}: the videos column)"
+    videos += "`" if len(counts) == 1 else ""
+    source = (f"{_provenance(rows)}{_shipped_since(rows)}{_revised_since(rows)} Command: `maskbench experiment "
+              f"benchmarks/experiments/{SECTIONS[0].grid}.yaml --videos {videos}, then "
+              "`python benchmarks/experiments/results.py`." if rows else "No run yet.")
     block = f"{START_LINE}\n{SECTIONS[0].title}, from [`docs/results.md`](docs/results.md). {source}\n\n{table}"
     readme.write_text(text[:start] + block + text[end:])
     return True

@@ -448,6 +448,19 @@ def test_shipped_models_without_time_input_are_told_apart(tmp_path):
         [row(masking="frame", train_steps=8000, tokenizer_identity="vq", model_time_dependent=False)], tmp_path)
 
 
+def test_setting_names_each_model_by_time_input_tokenizer_and_age(monkeypatch):
+    import publish.results_page as page
+
+    monkeypatch.setattr(page, "stale", lambda row: "model" if row.train_steps == 5400 else "")
+    row = SimpleNamespace  # the attributes of a publish.measured.MeasuredCell it reads
+    common = dict(masking="frame", train_loss=None, tokenizer="vizdoom-vq")
+    notime = page._model(row(train_steps=8000, tokenizer_identity="vq-new", model_time_dependent=False, **common))
+    old = page._model(row(train_steps=5400, tokenizer_identity="vq-old", model_time_dependent=True, **common))
+    # the two frame-masking models of 8000 steps read apart, and the two tokenizers of one name too
+    assert notime == "frame masking without time input, 8000 training steps, tokenizer `vq-new`"
+    assert old == f"frame masking, 5400 training steps, tokenizer `vq-old` ({page.STALE}, earlier model)"
+
+
 def test_results_page_says_when_cells_predate_a_sampler_revision():
     from publish.results_page import _revised_since
 

@@ -170,8 +170,8 @@ def _setting(grids: dict, reading: dict) -> str:
     rows = [r for rows in grids.values() for r in rows]
     if not rows:
         return ""
-    models = dict.fromkeys((r.masking, r.train_steps, r.train_loss, r.tokenizer) for r in rows)
-    trained = "; ".join(f"{m} masking, {_trained(s, l)}, tokenizer `{t}`" for m, s, l, t in models)
+    models = dict.fromkeys(_model(r) for r in rows)
+    trained = "; ".join(models)
     machines = ", ".join(f"{d} ({n} thread{'s' if n != 1 else ''} per process)"
                          for d, n in dict.fromkeys((r.device, r.threads) for r in rows))
     counts = ", ".join(str(v) for v in sorted({r.n_fake for r in rows if r.fvd is not None}))
@@ -180,6 +180,14 @@ def _setting(grids: dict, reading: dict) -> str:
             f"{_revised_since(rows)}\n")
     extra = reading.get("setting")
     return text + (f"\n{' '.join(str(extra).split())}\n" if extra else "")
+
+
+def _model(row: MeasuredCell) -> str:
+    """The model a cell measured, as the setting lists it: masking, time input, training, tokenizer; marked
+    with the stale sign when the package now ships another model of that kind."""
+    timed = "" if getattr(row, "model_time_dependent", True) else " without time input"
+    earlier = f" ({STALE}, earlier model)" if "model" in stale(row) else ""
+    return f"{row.masking} masking{timed}, {_trained(row.train_steps, row.train_loss)}, tokenizer `{row.tokenizer_identity or row.tokenizer}`{earlier}"
 
 
 def _current(grids: dict) -> str:

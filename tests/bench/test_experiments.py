@@ -17,7 +17,7 @@ from maskbench.core.errors import MaskbenchError
 from maskbench.bench.experiments import load_grid
 from publish.measured import load_grids
 from results import main as results_main
-from publish.results_page import READING_FILE, _provenance, load_reading
+from publish.results_page import READING_FILE, _machine, _provenance, load_reading
 from publish.paper import PAPER_FILE, load_paper
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -388,6 +388,19 @@ def test_variants_are_listed_with_their_numbers_in_order(tmp_path):
     rows = load_grids(tmp_path)["figure4"]
     assert [r.variant for r in rows] == ["mgm-5", "mgm-20", "mgm-100"]  # not mgm-100, mgm-20, mgm-5
     assert _provenance(rows) == "Measured: `mgm-5`, `mgm-20`, `mgm-100`: model `shipped default` (frame masking) on cpu."
+
+
+def test_provenance_names_the_processor_each_invocation_recorded(tmp_path):
+    folder = tmp_path / "table1" / "frame-level"
+    write_variant(folder, [record("mgm", 2, 60, 61.0, 64)])
+    machine = {"device": "cpu", "cpu_count": 2, "cpu_model": "AMD EPYC"}
+    (folder / "run.json").write_text(json.dumps({"config": {"model": None}, "model_card": {"masking": "frame"},
+                                                 "machine": machine}))
+    rows = load_grids(tmp_path)["table1"]
+    assert _provenance(rows).endswith("(frame masking) on cpu (AMD EPYC, 2 cores).")
+    gpu = SimpleNamespace(device="cuda", processor="NVIDIA H100 80GB HBM3", cores=16)
+    assert _machine(gpu) == "cuda (NVIDIA H100 80GB HBM3, 16 cores)"
+    assert _machine(SimpleNamespace(device="cpu", processor=None, cores=None)) == "cpu"  # runs before either was kept
 
 
 def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):

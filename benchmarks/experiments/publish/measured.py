@@ -38,6 +38,7 @@ class MeasuredCell(CellRecord):
         masking, tokenizer: the model card's training masking and tokenizer name.
         model: the run's ``--model`` (``shipped default`` without one).
         device, threads, cores: the machine the run sampled on.
+        processor: its GPU's name on CUDA, else its CPU model (``None`` for runs before it was recorded).
         train_steps, train_loss: the model's training length and final masked cross-entropy.
     """
 
@@ -51,6 +52,7 @@ class MeasuredCell(CellRecord):
     device: str | None
     threads: int | None
     cores: int | None
+    processor: str | None
     train_steps: int | None
     train_loss: float | None
     tokenizer: str | None
@@ -143,6 +145,7 @@ def measured_cell(variant: str, record: CellRecord, run: dict) -> MeasuredCell:
         time_independent=_time_independent(record.options), model_time_dependent=_model_time_dependent(card),
         masking=card.get("masking"), model=run.get("config", {}).get("model") or "shipped default",
         device=machine.get("device"), threads=machine.get("torch_threads"), cores=machine.get("cpu_count"),
+        processor=machine.get("gpu") or machine.get("cpu_model"),
         train_steps=train_steps(card.get("extra", {})), train_loss=train_loss(card.get("extra", {})),
         tokenizer=card.get("tokenizer"))
 

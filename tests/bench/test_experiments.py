@@ -41,9 +41,9 @@ def test_shipped_grids_mirror_the_paper():
     assert tuple(table1.samplers) == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
     assert (grids["table2"]["autoregressive"].stride, grids["table2"]["autoregressive"].context) == (1, 15)
     assert grids["table3"]["constant"].model.endswith("maskbench/weights/latte-vizdoom-constant")
-    table4 = grids["table4"]  # the paper's rows: FM and MGM of a timestep-dependent model, MGM of an independent one
+    table4 = grids["table4"]  # model time-dependent or not x sampling time-dependent or not: FM and MGM of each
     assert tuple(table4["time-dependent-model"].samplers) == ("fm", "mgm")
-    assert tuple(table4["time-independent-model"].samplers) == ("mgm",)
+    assert tuple(table4["time-independent-model"].samplers) == ("fm", "mgm")
     assert table4["time-dependent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame")
     assert table4["time-independent-model"].model.endswith("maskbench/weights/latte-vizdoom-frame-notime")
     steps = sorted(c.samplers["mgm"]["steps"] for c in grids["figure4"].values() if tuple(c.samplers) == ("mgm",))
@@ -63,8 +63,8 @@ def test_cell_filters_keep_only_the_asked_cells():
     runs = dict(grid.configs(samplers=("fm", "df"), factors=(5, 2)))
     assert set(runs) == {"frame-level", "constant"}
     assert all(tuple(c.samplers) == ("fm",) and c.factors == (2, 5) for c in runs.values())  # the grid's order kept
-    table4 = dict(load_grid(ROOT / "benchmarks" / "experiments" / "table4.yaml").configs(samplers=("fm",)))
-    assert list(table4) == ["time-dependent-model"]  # the timestep-independent model has no fm cell: dropped
+    figure4 = dict(load_grid(ROOT / "benchmarks" / "experiments" / "figure4.yaml").configs(samplers=("fm",)))
+    assert figure4 and all(name.startswith("fm-") for name in figure4)  # the MGM variants have no fm cell: dropped
     with pytest.raises(MaskbenchError, match="no variant has a cell"):
         grid.configs(factors=(10,))
 
@@ -251,15 +251,17 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2
 
 
-def test_table4_reads_both_of_the_papers_comparisons(tmp_path):
+def test_table4_reads_both_of_the_papers_comparisons_and_the_fourth_row(tmp_path):
     """Table 4's claim rests on two comparisons: MGM of the two models, and MGM (t = 0) against FM of the
-    timestep-dependent model; each gets its sentence, the second with its paired difference."""
+    timestep-dependent model; each gets its sentence, the second with its paired difference. The fourth row
+    (FM of the timestep-independent model, not in the paper) gets FM of the two models compared."""
     runs = tmp_path / "runs" / "table4"
     timed = {"extra": {"recipe": {"time_conditioning": True}}}
     untimed = {"extra": {"recipe": {"time_conditioning": False}}}
     mgm, fm = record("mgm", 1, 20, 730.5, 64, options="MGMOptions(time='zeros', steps=20)"), record("fm", 1, 250, 756.7, 64)
     for folder, recs, card in ((runs / "time-dependent-model", [fm, mgm], timed),
-                               (runs / "time-independent-model", [{**mgm, "key": "ti", "fvd": 768.6}], untimed)):
+                               (runs / "time-independent-model",
+                                [{**fm, "key": "ti-fm", "fvd": 790.1}, {**mgm, "key": "ti", "fvd": 768.6}], untimed)):
         write_variant(folder, recs)
         run = json.loads((folder / "run.json").read_text())
         (folder / "run.json").write_text(json.dumps({**run, "model_card": {**run["model_card"], **card}}))
@@ -275,6 +277,10 @@ def test_table4_reads_both_of_the_papers_comparisons(tmp_path):
     assert ("- Ours: 1x: MGM of the timestep-dependent model (t = 0) reaches FVD 730.50 with 20 NFE against FM of the "
             "timestep-dependent model (per-frame t)'s FVD 756.70 with 250 NFE") in section
     assert "over the same 64 contexts and seeds: FVD -26.20 [-61.00, -3.50], resolved" in section
+    assert ("- Ours: 1x: FM of the timestep-dependent model reaches FVD 756.70 with 250 NFE against FM of the "
+            "timestep-independent model's FVD 790.10 with 250 NFE") in section
+    table = (docs / "results.md").read_text().split("## Timestep-dependent")[1].split("## ")[0]
+    assert "| time-independent-model | fm        | 1x        | no                     | per frame" in table
 
 
 def test_collect_in_a_later_session_keeps_the_committed_cells_and_gif(fabricated, tmp_path):

@@ -332,7 +332,13 @@ def test_results_page_setting_order_and_written_reading(fabricated, tmp_path):
 
 
 def test_results_rewrites_only_the_readme_headline_block(fabricated, tmp_path):
-    runs, _ = fabricated
+    runs, recs = fabricated
+    mgm, fm = recs[0], recs[1]  # Table 1 at 2x: its paired difference is the headline's verdict
+    pair = dict(a="mgm", b="fm", key_a=mgm["key"], key_b=fm["key"], extrap=2, n=300, n_real=300, fvd_protocol="full",
+                ci_level=0.95, ci_method="basic", ci_resamples=1000, fvd_diff=-8.877, fvd_low=-20.0, fvd_high=3.0,
+                fvd_resolved=False, fvd_videos_needed=900, kvd_diff=-1.0, kvd_low=-2.0, kvd_high=0.5,
+                kvd_resolved=False, kvd_videos_needed=700)
+    (runs / "table1" / "frame-level" / "paired.jsonl").write_text(json.dumps(pair) + "\n")
     readme, plain = tmp_path / "README.md", tmp_path / "OTHER.md"
     readme.write_text("intro\n<!-- headline:start (benchmarks/experiments/results.py writes this block) -->\nold\n<!-- headline:end -->\nrest\n")
     plain.write_text("no block here\n")
@@ -341,6 +347,7 @@ def test_results_rewrites_only_the_readme_headline_block(fabricated, tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("<!-- headline:end -->\nrest\n") and "old" not in text
     assert "111.99†" in text and "59.93 (T1, T5)" in text and "(docs/results.md)" in text
+    assert "| mgm - fm            | 2x        | 300      | -8.88 [-20.00, 3.00] needs ~900" in text
     assert results_main(["--docs", docs, "--readme", str(readme)]) == 0 and readme.read_text() == text  # stable
     assert results_main(["--docs", docs, "--readme", str(plain)]) == 0 and plain.read_text() == "no block here\n"
 

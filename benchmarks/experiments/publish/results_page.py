@@ -240,7 +240,8 @@ def _trained(steps: int | None, loss: float | None) -> str:
 
 
 def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) -> bool:
-    """Replace the README's block between the ``HEADLINE`` markers with Table 1 as on the page.
+    """Replace the README's block between the ``HEADLINE`` markers with Table 1 and its paired differences as on
+    the page.
 
     Returns ``False`` (and writes nothing) when the README has no such block.
     """
@@ -250,7 +251,9 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
     if start < 0 or end < start:
         return False
     rows = _current_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
-    table = _table(SECTIONS[0], rows, load_paper(paper_path)) if rows else "Not yet measured.\n"
+    paired = load_paired(Path(docs) / "results").get(SECTIONS[0].grid, [])
+    table = "\n".join(filter(None, [_table(SECTIONS[0], rows, load_paper(paper_path)), _paired_table(rows, paired)]))
+    table = table if rows else "Not yet measured.\n"
     counts = sorted({r.n_fake for r in rows})
     videos = str(counts[0]) if len(counts) == 1 else f"N` (N = {', '.join(map(str, counts))}: the videos column)"
     videos += "`" if len(counts) == 1 else ""

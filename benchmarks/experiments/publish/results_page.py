@@ -252,8 +252,8 @@ def update_readme(readme: str | Path, docs: str | Path, paper_path: str | Path) 
         return False
     rows = _current_grids(Path(docs) / "results").get(SECTIONS[0].grid, [])
     paired = load_paired(Path(docs) / "results").get(SECTIONS[0].grid, [])
-    table = "\n".join(filter(None, [_table(SECTIONS[0], rows, load_paper(paper_path)), _paired_table(rows, paired)]))
-    table = table if rows else "Not yet measured.\n"
+    table = ("\n".join(filter(None, [_table(SECTIONS[0], rows, load_paper(paper_path)), _paired_table(rows, paired)]))
+             if rows else "Not yet measured.\n")
     counts = sorted({r.n_fake for r in rows})
     videos = str(counts[0]) if len(counts) == 1 else f"N` (N = {', '.join(map(str, counts))}: the videos column)"
     videos += "`" if len(counts) == 1 else ""

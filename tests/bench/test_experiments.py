@@ -416,6 +416,16 @@ def test_provenance_names_the_processor_each_invocation_recorded(tmp_path):
     assert _machine(SimpleNamespace(device="cpu", processor=None, cores=None)) == "cpu"  # runs before either was kept
 
 
+def test_provenance_names_each_variant_once_with_every_machine_of_its_cells():
+    """Cells of one variant from invocations that did and did not record the processor: the variant is named
+    once, with both machines (it was named twice, once per machine)."""
+    cell = lambda variant, processor: SimpleNamespace(  # noqa: E731
+        variant=variant, model="m", masking="frame", train_steps=8000, device="cpu", processor=processor, cores=2)
+    rows = [cell("td", None), cell("td", "AMD EPYC"), cell("td", "AMD EPYC"), cell("ti", None)]
+    assert _provenance(rows) == ("Measured: `td`, `ti`: model `m` (frame masking, 8000 training steps) on "
+                                 "cpu (2 cores) and cpu (AMD EPYC, 2 cores).")
+
+
 def test_only_rank_zero_announces_variants(monkeypatch, capsys, tmp_path):
     import maskbench.bench.run as run_module
     from maskbench.bench.experiments import run_grid

@@ -142,6 +142,22 @@ def test_collect_copies_and_merges_paired_rows(two_variants, tmp_path):
                                                                           "runs.jsonl"]
 
 
+def test_collect_replaces_a_pair_written_the_other_way_round(two_variants, tmp_path):
+    """``--samplers mgm`` after ``--samplers fm`` writes ``mgm - fm`` for the cells of an earlier ``fm - mgm``:
+    the page must show the pair once (the newer row), not both signs of one difference."""
+    root, _ = two_variants
+    within = within_run_pairs(root / "v1", ["mgm", "fm"])
+    results = tmp_path / "docs" / "results"
+    (results / "g" / "v1").mkdir(parents=True)
+    turned = [{**r, "a": r["b"], "b": r["a"], "key_a": r["key_b"], "key_b": r["key_a"], "fvd_diff": -r["fvd_diff"]}
+              for r in within]
+    (results / "g" / "v1" / "paired.jsonl").write_text("".join(json.dumps(r) + "\n" for r in turned))
+    collect_runs(tmp_path / "runs", results)
+    rows = [json.loads(line) for line in (results / "g" / "v1" / "paired.jsonl").read_text().splitlines()]
+    assert [(r["key_a"], r["key_b"], r["fvd_diff"]) for r in rows] == [(r["key_a"], r["key_b"], r["fvd_diff"])
+                                                                       for r in within]
+
+
 def _invocation(started: str, threads: int) -> dict:
     return {"started": started, "machine": {"device": "cpu", "torch_threads": threads}, "argv": [f"threads {threads}"]}
 

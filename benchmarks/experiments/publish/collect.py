@@ -109,11 +109,13 @@ def _merge_history(source: Path, target: Path) -> None:
 
 
 def _merge_paired(source: Path, target: Path) -> None:
-    """``target`` gets the rows of ``source`` after its own rows for other pairs (a pair is its two cell keys)."""
+    """``target`` gets the rows of ``source`` after its own rows for other pairs. A pair is its two cell keys in
+    either order: an invocation that names the samplers the other way round (``--samplers mgm`` after
+    ``--samplers fm``) writes ``mgm - fm`` for the cells of an earlier ``fm - mgm``, which it replaces."""
     new = read_rows(source)
     if not new:
         return
-    pairs = {(r["key_a"], r["key_b"]) for r in new}
-    kept = [r for r in read_rows(target) if (r["key_a"], r["key_b"]) not in pairs]
+    pairs = {frozenset((r["key_a"], r["key_b"])) for r in new}
+    kept = [r for r in read_rows(target) if frozenset((r["key_a"], r["key_b"])) not in pairs]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))

@@ -372,13 +372,16 @@ def _pair_label(row: dict, several: bool) -> str:
 
 
 def _provenance(rows: list[MeasuredCell]) -> str:
-    models: dict[tuple, list[str]] = {}
+    """``Measured: `a`, `b`: model `m` (frame masking, N training steps) on cpu (2 cores) and cpu (AMD EPYC, 2
+    cores).``: one clause per model, its variants and every machine its cells record, each once."""
+    models: dict[tuple, tuple[list[str], list[str]]] = {}
     for r in rows:
-        machine = _machine(r)
         trained = f", {r.train_steps} training steps" if r.train_steps is not None else ""
-        names = models.setdefault((r.model, r.masking + " masking" + trained, machine), [])
+        names, machines = models.setdefault((r.model, r.masking + " masking" + trained), ([], []))
         names += [] if f"`{r.variant}`" in names else [f"`{r.variant}`"]
-    return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {d}" for (m, k, d), v in models.items()) + "."
+        machines += [] if _machine(r) in machines else [_machine(r)]
+    return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {' and '.join(d)}"
+                                    for (m, k), (v, d) in models.items()) + "."
 
 
 def _machine(row: MeasuredCell) -> str:

@@ -115,7 +115,12 @@ def _merge_paired(source: Path, target: Path) -> None:
     new = read_rows(source)
     if not new:
         return
-    pairs = {frozenset((r["key_a"], r["key_b"])) for r in new}
-    kept = [r for r in read_rows(target) if frozenset((r["key_a"], r["key_b"])) not in pairs]
+    pairs = {_cells_of(r) for r in new}
+    kept = [r for r in read_rows(target) if _cells_of(r) not in pairs]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept + new))
+
+
+def _cells_of(row: dict) -> frozenset:
+    """The two cell keys a paired row compares, in either order."""
+    return frozenset((row["key_a"], row["key_b"]))

@@ -376,12 +376,11 @@ def _pair_label(row: dict, several: bool) -> str:
 def _provenance(rows: list[MeasuredCell]) -> str:
     """``Measured: `a`, `b`: model `m` (frame masking, N training steps) on cpu (2 cores) and cpu (AMD EPYC, 2
     cores).``: one clause per model, its variants and every machine its cells record, each once."""
-    models: dict[tuple, tuple[list[str], list[str]]] = {}
+    models: dict[tuple, tuple[dict, dict]] = {}  # dicts as ordered sets: first seen first
     for r in rows:
         trained = f", {r.train_steps} training steps" if r.train_steps is not None else ""
-        names, machines = models.setdefault((r.model, r.masking + " masking" + trained), ([], []))
-        names += [] if f"`{r.variant}`" in names else [f"`{r.variant}`"]
-        machines += [] if _machine(r) in machines else [_machine(r)]
+        names, machines = models.setdefault((r.model, r.masking + " masking" + trained), ({}, {}))
+        names[f"`{r.variant}`"] = machines[_machine(r)] = None
     return "Measured: " + "; ".join(f"{', '.join(v)}: model `{m}` ({k}) on {' and '.join(d)}"
                                     for (m, k), (v, d) in models.items()) + "."
 

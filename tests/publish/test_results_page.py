@@ -158,6 +158,20 @@ def test_collect_replaces_a_pair_written_the_other_way_round(two_variants, tmp_p
                                                                        for r in within]
 
 
+def test_paired_table_reads_the_earlier_row_minus_the_later_whatever_order_the_run_wrote(tmp_path):
+    """A queue that reruns ``--samplers fm`` after ``--samplers mgm`` rewrites the folder's pairs as ``fm - mgm``:
+    the page's table must keep reading ``mgm - fm`` (its rows' order), with the difference and interval turned."""
+    docs = tmp_path / "docs"
+    variant = docs / "results" / "table1" / "frame-level"
+    write_run(variant, [(cell("mgm", 2, "m2", BASE + 0.6), BASE + 0.6), (cell("fm", 2, "f2", BASE), BASE)])
+    (row,) = within_run_pairs(variant, ["fm", "mgm"])
+    assert (row["a"], row["b"]) == ("fm", "mgm") and row["fvd_diff"] < 0
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    difference = re.escape(f"{-row['fvd_diff']:+.2f} [{-row['fvd_high']:.2f}, {-row['fvd_low']:.2f}]")
+    assert re.search(rf"\| mgm - fm +\| 2x +\| {N} +\| {difference}", page)
+    assert "| fm - mgm" not in page
+
+
 def _invocation(started: str, threads: int) -> dict:
     return {"started": started, "machine": {"device": "cpu", "torch_threads": threads}, "argv": [f"threads {threads}"]}
 

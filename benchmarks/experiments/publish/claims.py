@@ -59,11 +59,11 @@ def paired_between(paired: list[dict], a: MeasuredCell, b: MeasuredCell) -> dict
         if (row["key_a"], row["key_b"]) == keys:
             return row
         if (row["key_b"], row["key_a"]) == keys:
-            return _reversed(row)
+            return turned(row)
     return None
 
 
-def _reversed(row: dict) -> dict:
+def turned(row: dict) -> dict:
     """``b - a`` from ``a - b``: differences and interval ends negated and swapped; verdicts unchanged."""
     turned = {**row, "a": row["b"], "b": row["a"], "key_a": row["key_b"], "key_b": row["key_a"]}
     if "variant_a" in row:

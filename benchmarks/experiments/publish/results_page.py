@@ -19,7 +19,7 @@ from maskbench.report.paired import difference_text
 from maskbench.report.plots import fvd_vs_nfe, fvd_vs_steps
 from maskbench.report.tables import FEW_VIDEOS
 
-from publish.claims import Arm, compare, steps_sentences
+from publish.claims import Arm, compare, steps_sentences, turned
 from publish.current import WEIGHTS, current_rows, shipped_models, stale
 from publish.collect import GIF_FACTOR, best_and_worst, gif_name
 from publish.measured import MeasuredCell, load_grids, load_paired
@@ -352,9 +352,16 @@ def _protocol_note(rows: list[MeasuredCell]) -> str:
 
 
 def _paired_table(rows: list[MeasuredCell], paired: list[dict]) -> str:
-    """The paired differences between the table's cells: within a variant (samplers) and across variants."""
-    keys = {r.key for r in rows}
-    shown = {(p["key_a"], p["key_b"]): p for p in paired if p["key_a"] in keys and p["key_b"] in keys}
+    """The paired differences between the table's cells: across variants in the grid's order of variants (as
+    computed), within a variant as the earlier row of the table minus the later one, whichever order the
+    invocation that computed it named the samplers in (``--samplers fm`` after ``--samplers mgm`` writes
+    ``fm - mgm``)."""
+    rank = {r.key: i for i, r in reversed(list(enumerate(rows)))}  # a key's first row
+    shown = {}
+    for p in paired:
+        if p["key_a"] in rank and p["key_b"] in rank:
+            p = turned(p) if "variant_a" not in p and rank[p["key_b"]] < rank[p["key_a"]] else p
+            shown[p["key_a"], p["key_b"]] = p
     if not shown:
         return ""
     several = len({r.variant for r in rows}) > 1

@@ -220,8 +220,9 @@ def add_fvd_protocol_argument(p: argparse.ArgumentParser, default: str | None = 
     from maskbench.metrics.protocols import PROTOCOLS
 
     p.add_argument("--fvd-protocol", choices=PROTOCOLS, default=default,
-                   help="frames I3D scores: full (the whole clip / rollout, as the paper) or center16 (its 16 centre "
-                        f"frames, as the authors' fvd_external.py) (default: {default or 'the grid’s, else full'})")
+                   help="frames I3D scores: full (the whole clip / rollout, as the paper), center16 (its 16 centre "
+                        "frames, as the authors' fvd_external.py) or last16 (its last 16 frames: ours, beyond the "
+                        f"ground-truth context) (default: {default or 'the grid’s, else full'})")
 
 
 def add_fvd_parser(sub) -> None:

@@ -30,7 +30,7 @@ class CompareConfig:
         position: where the window sits in each video: ``center`` (default; the whole video when it
             has exactly ``frames`` frames), ``first``, or ``random`` (from ``seed``).
         videos: use this many videos per side, a seeded subset without replacement (default: all).
-        protocol: ``full`` scores the whole window, ``center16`` its 16 centre frames.
+        protocol: ``full`` scores the whole window, ``center16`` its 16 centre frames, ``last16`` its last 16.
     """
 
     real: str = setting(help="reference videos", cli=dict(type=existing_path))
@@ -44,7 +44,7 @@ class CompareConfig:
                                  "once)", cli=dict(type=positive_int))
     seed: int = setting(0, "seed of --position random and of --videos", cli=dict(type=count))
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
-    protocol: str = setting(DEFAULT_PROTOCOL, "frames I3D scores: full or center16")
+    protocol: str = setting(DEFAULT_PROTOCOL, "frames I3D scores: full, center16 or last16")
 
     def __post_init__(self) -> None:
         from maskbench.core.data import POSITIONS

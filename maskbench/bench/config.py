@@ -55,7 +55,7 @@ class RunConfig:
     fvd: bool = setting(True, "score FVD (off: NFE and timing only)",
                         cli=dict(help="skip FVD (NFE and timing only; default: FVD on)"))
     samples: int = setting(4, "videos per cell kept for the grids", cli=dict(type=count))
-    fvd_protocol: str = setting("full", "frames I3D scores: full or center16")
+    fvd_protocol: str = setting("full", "frames I3D scores: full, center16 or last16")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "samplers", named_options(self.samplers))

@@ -6,6 +6,11 @@ paper states (the StyleGAN-V protocol over a window of ``L`` frames).
 ``center16``: the 16 frames at the centre of each clip, frames ``[F // 2 - 8, F // 2 + 8)``, as the
 authors' ``fvd_external.py`` scores ``fvd16`` (it loads the centred clip, then takes its first 16 frames).
 Only the choice of frames is theirs: the network and preprocessing stay StyleGAN-V's (docs/fidelity.md).
+
+``last16``: the last 16 frames of each clip, ``[F - 16, F)``. Neither the paper's nor the authors': a
+diagnostic (ours) for rollouts that start from different numbers of ground-truth context frames (Table 2's
+autoregressive ``m = k - 1`` against full-sequence ``m = 2``), whose whole-rollout FVD counts those real
+frames; the last 16 frames of a rollout of at least ``m + 16`` frames are all generated.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import numpy as np
 
 from maskbench.core.errors import MaskbenchError
 
-PROTOCOLS = ("full", "center16")
+PROTOCOLS = ("full", "center16", "last16")
 DEFAULT_PROTOCOL = "full"
 CENTER_FRAMES = 16
 
@@ -23,12 +28,12 @@ def check_protocol(protocol: str, length: int | None = None) -> str:
     """``protocol`` if it is known and (when ``length`` is given) can cut clips of ``length`` frames.
 
     Raises:
-        MaskbenchError: unknown name, or ``center16`` on clips shorter than 16 frames.
+        MaskbenchError: unknown name, or ``center16`` / ``last16`` on clips shorter than 16 frames.
     """
     if protocol not in PROTOCOLS:
         raise MaskbenchError(f"unknown FVD protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    if protocol == "center16" and length is not None and length < CENTER_FRAMES:
-        raise MaskbenchError(f"--fvd-protocol center16 needs clips of at least {CENTER_FRAMES} frames, got {length}; "
+    if protocol != "full" and length is not None and length < CENTER_FRAMES:
+        raise MaskbenchError(f"--fvd-protocol {protocol} needs clips of at least {CENTER_FRAMES} frames, got {length}; "
                              "use longer rollouts or --fvd-protocol full")
     return protocol
 
@@ -52,8 +57,8 @@ def protocol_clips(videos: np.ndarray, protocol: str) -> np.ndarray:
         protocol: a name from :data:`PROTOCOLS`.
 
     Returns:
-        uint8 ``[N, F', H, W, 3]``: a view, ``F' = F`` (``full``) or 16 (``center16``).
+        uint8 ``[N, F', H, W, 3]``: a view, ``F' = F`` (``full``) or 16 (``center16``, ``last16``).
     """
     frames = protocol_frames(protocol, videos.shape[1])
-    start = center_start(videos.shape[1], frames)
+    start = videos.shape[1] - frames if protocol == "last16" else center_start(videos.shape[1], frames)
     return videos[:, start : start + frames]

@@ -48,7 +48,7 @@ def pivot_markdown(records: list[CellRecord]) -> str:
                  " features), so at small N its interval can lie below the estimate; KVD is unbiased at any N.")
     protocols = sorted(set(frame["fvd_protocol"].dropna()))
     if protocols:
-        note += f" FVD protocol: {', '.join(protocols)} (full: the whole rollout; center16: its 16 centre frames)."
+        note += f" FVD protocol: {', '.join(protocols)} (full: the whole rollout; center16: its 16 centre frames; last16: its last 16 frames)."
     if (frame["n_fake"] < FEW_VIDEOS).any():
         note += (f" FVD from fewer than {FEW_VIDEOS} videos is biased and not comparable with published"
                  " numbers.")

@@ -22,7 +22,7 @@ class ReconstructionConfig:
     frames: int = setting(16, "frames per clip", cli=dict(type=positive_int))
     seed: int = setting(0, "seed of the clip draws", cli=dict(type=count))
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
-    fvd_protocol: str = setting("full", "frames I3D scores: full or center16")
+    fvd_protocol: str = setting("full", "frames I3D scores: full, center16 or last16")
 
 
 def evaluate_reconstruction(config: ReconstructionConfig) -> dict:

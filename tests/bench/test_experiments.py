@@ -36,10 +36,13 @@ def test_shipped_grid_validates(path):
 
 def test_shipped_grids_mirror_the_paper():
     grids = {p.stem: dict(load_grid(p).configs()) for p in GRIDS}
-    assert set(grids) == {"table1", "table2", "table3", "table4", "figure4"}
+    assert set(grids) == {"table1", "table2", "table2-last16", "table3", "table4", "figure4"}
     (table1,) = grids["table1"].values()
     assert tuple(table1.samplers) == ("mgm", "fm", "df", "rdm") and table1.factors == (2, 5, 10)
     assert (grids["table2"]["autoregressive"].stride, grids["table2"]["autoregressive"].context) == (1, 15)
+    last16 = grids["table2-last16"]  # Table 2's rows, scored on frames generated in both rollouts
+    assert {n: (c.context, c.stride, c.fvd_protocol) for n, c in last16.items()} == {
+        "full-sequence": (None, None, "last16"), "autoregressive": (15, 1, "last16")}
     assert grids["table3"]["constant"].model.endswith("maskbench/weights/latte-vizdoom-constant")
     table4 = grids["table4"]  # model time-dependent or not x sampling time-dependent or not: FM and MGM of each
     assert tuple(table4["time-dependent-model"].samplers) == ("fm", "mgm")
@@ -53,7 +56,8 @@ def test_shipped_grids_mirror_the_paper():
 
 def test_shipped_reading_is_prose_without_measured_numbers():
     reading = load_reading(ROOT / PAPER_FILE.with_name(READING_FILE))
-    assert reading["setting"] and set(reading["grids"]) <= {"table1", "table2", "table3", "table4", "figure4"}
+    assert reading["setting"] and set(reading["grids"]) <= {"table1", "table2", "table2-last16", "table3", "table4",
+                                                        "figure4"}
     text = " ".join([reading["setting"], *reading["grids"].values()])
     assert not re.findall(r"\d+\.\d+", text), "measured numbers come from the result files, not from prose"
 
@@ -189,7 +193,7 @@ def test_collect_then_results_page_from_a_real_experiment(experiment, tmp_path):
     assert sorted(p.name for p in copied.iterdir()) == ["results.jsonl", "run.json", "runs.jsonl"]
     page = (tmp_path / "docs" / "results.md").read_text()
     assert "Experiment `tiny`" in page and "| autoregressive" in page
-    assert page.count("Not yet measured") == 5  # none of the paper's grids ran here
+    assert page.count("Not yet measured") == 6  # none of the paper's grids (and table2-last16) ran here
 
 
 # --- the results page from a fabricated results tree ---------------------------------------------------
@@ -245,7 +249,7 @@ def test_results_page_tables_marker_and_figures(fabricated, tmp_path):
     assert "left the lowest FVD, fm" in page and "right the highest, df" in page
     assert "MGM reaches FVD 61.23 with 60 NFE against FM's FVD 70.11 with 750 NFE" in page
     assert "autoregressive MGM reaches FVD 33.25 with 340 NFE" in page
-    assert page.count("Ours: not yet measured.") == 2  # table3, table4
+    assert page.count("Ours: not yet measured.") == 3  # table2-last16, table3, table4
     assert "MGM: FVD 89.50 at 5, 89.00 at 10, 88.00 at 20 steps; lowest at 20 steps; highest and lowest differ by 1.50" in page
     assert "Wall time: 9.0 min for the 6 cells measured in this grid." in page  # table1: 6 x 90 s
     assert "Wall time: 1.5 min for the 1 cell measured in this grid; 1 cell copied from identical" in page  # table2

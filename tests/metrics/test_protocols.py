@@ -22,6 +22,15 @@ def test_center16_is_the_authors_centre_clip(frames, first):
     np.testing.assert_array_equal(clips[0, :, 0, 0, 0], np.arange(first, first + 16))
 
 
+@pytest.mark.parametrize("frames", [16, 17, 32, 80])
+def test_last16_is_the_end_of_the_clip_beyond_any_context(frames):
+    # Table 2's autoregressive rollout starts from 15 ground-truth frames: at 2x (32 frames) the last 16 are
+    # all generated, where center16 would still hold frames 8..14 of the context
+    clips = protocol_clips(_timed(2, frames), "last16")
+    assert clips.shape == (2, 16, 2, 2, 3) and protocol_frames("last16", frames) == 16
+    np.testing.assert_array_equal(clips[1, :, 0, 0, 0], np.arange(frames - 16, frames))
+
+
 def test_full_is_the_whole_clip():
     videos = _timed(2, 40)
     assert protocol_clips(videos, "full") is not None and np.array_equal(protocol_clips(videos, "full"), videos)
@@ -33,6 +42,8 @@ def test_unknown_and_too_short_fail_in_one_line():
         check_protocol("fvd16")
     with pytest.raises(MaskbenchError, match="center16 needs clips of at least 16 frames, got 10"):
         protocol_clips(_timed(1, 10), "center16")
+    with pytest.raises(MaskbenchError, match="last16 needs clips of at least 16 frames, got 12"):
+        check_protocol("last16", 12)
 
 
 def test_real_side_cache_is_keyed_by_protocol(tmp_path, monkeypatch):

@@ -247,6 +247,26 @@ def test_claim_across_variants_cites_the_grid_pair_turned_to_the_arms_order(tmp_
     assert "mgm: `full-sequence` - `autoregressive`" in page  # the section's paired table
 
 
+def test_table2_scored_beyond_the_context_has_its_own_section_pair_and_protocol(tmp_path):
+    """The last16 grid's rows read as Table 2's arms, cite their own grid pair, name the protocol, and sit
+    beside no paper number (the paper's are whole-rollout FVDs)."""
+    runs = tmp_path / "runs" / "table2-last16"
+    last16 = dict(fvd_protocol="last16")
+    write_run(runs / "full-sequence", [({**cell("mgm", 2, "fs", BASE + 0.6), **last16}, BASE + 0.6)])
+    write_run(runs / "autoregressive", [({**cell("mgm", 2, "ar", BASE, context=15, stride=1), **last16}, BASE)])
+    (row,) = grid_pair_rows(runs, ["full-sequence", "autoregressive"])
+    docs = tmp_path / "docs"
+    collect_runs(tmp_path / "runs", docs / "results")
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    section = page.split("## Autoregressive against full-sequence sampling, scored beyond the context (ours)")[1]
+    section = section.split("\n## ")[0]
+    assert "FVD protocol: last16 (the last 16 frames, beyond the ground-truth context (ours))." in section
+    assert "paper FFS" not in section and "mgm: `full-sequence` - `autoregressive`" in section
+    discussion = page.split("### Autoregressive against full-sequence sampling, scored beyond the context (ours)")[1]
+    (claim,) = [line for line in discussion.splitlines() if line.startswith("- Ours: 2x")]
+    assert f"FVD {-row['fvd_diff']:+.2f}" in claim and "The paper reports" not in claim
+
+
 def test_a_cell_sampled_over_several_invocations_has_its_seconds_flagged(tmp_path):
     docs = tmp_path / "docs"
     variant = docs / "results" / "table1" / "frame-level"

@@ -26,7 +26,7 @@ CALL_BYTES=$((62 * 1024 * 1024))  # the tool's 64 MiB a call, less room for the 
 PY=${PYTHON:-python3}
 WORK=${WORK:-/tmp}
 SITE="$WORK/mb-site" PARTS="$WORK/mb-parts" DATA="$WORK/mb-data" RUNS="$WORK/mb-runs"
-GRIDS=${GRIDS:-"table1 figure4 table2 table3 table4"}
+GRIDS=${GRIDS:-"table1 figure4 table2 table3 table4 table2-last16"}
 X=benchmarks/experiments
 
 tree_bytes() {  # what travels with every call: tracked files and untracked ones git does not ignore

@@ -54,6 +54,15 @@ def test_shipped_grids_mirror_the_paper():
     assert load_paper(ROOT / PAPER_FILE).values, "paper.yaml parses"
 
 
+def test_the_gpu_script_and_the_cpu_queues_run_every_shipped_grid():
+    """A grid added to benchmarks/experiments/ and forgotten by the scripts that measure the page is never measured."""
+    gpu = (ROOT / "benchmarks" / "gpu" / "protocol.sh").read_text()
+    (default,) = re.findall(r'^GRIDS=\$\{GRIDS:-"([^"]+)"\}', gpu, flags=re.M)
+    queues = (ROOT / "benchmarks" / "experiments" / "cpu_queues.sh").read_text()
+    queued = set(re.findall(r"^\s+run (\S+) ", queues, flags=re.M))
+    assert set(default.split()) == {p.stem for p in GRIDS} == queued
+
+
 def test_shipped_reading_is_prose_without_measured_numbers():
     reading = load_reading(ROOT / PAPER_FILE.with_name(READING_FILE))
     assert reading["setting"] and set(reading["grids"]) <= {"table1", "table2", "table2-last16", "table3", "table4",

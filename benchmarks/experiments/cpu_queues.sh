@@ -52,7 +52,7 @@ queue2() {  # every other grid, MGM cells first, then the FM and autoregressive 
   run table4 --videos 64 --variants time-independent-model --samplers fm  # the fourth row, not in the paper
   run table2 --videos 64 --variants autoregressive
   run figure4 --videos 64 --variants fm-25,fm-50,fm-100,fm-250,fm-500
-  run table2-last16 --videos 64  # Table 2's 2x rows scored beyond the context (ours, not in the paper)
+  run table2-last16 --videos 64  # Table 2's rows scored beyond the context (ours, not in the paper)
   touch logs/queue2.done
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from maskbench.core.config import count, device_name, existing_path, positive_int, setting
 from maskbench.core.errors import MaskbenchError
-from maskbench.metrics.protocols import DEFAULT_PROTOCOL, check_protocol
+from maskbench.metrics.protocols import DEFAULT_PROTOCOL, PROTOCOL_HELP, check_protocol
 
 if TYPE_CHECKING:  # scipy: not at `maskbench --help`, which builds this config's flags
     from maskbench.metrics.fvd import FVDResult
@@ -44,7 +44,7 @@ class CompareConfig:
                                  "once)", cli=dict(type=positive_int))
     seed: int = setting(0, "seed of --position random and of --videos", cli=dict(type=count))
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
-    protocol: str = setting(DEFAULT_PROTOCOL, "frames I3D scores: full, center16 or last16")
+    protocol: str = setting(DEFAULT_PROTOCOL, PROTOCOL_HELP)
 
     def __post_init__(self) -> None:
         from maskbench.core.data import POSITIONS

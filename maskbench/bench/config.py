@@ -8,6 +8,7 @@ from typing import Any
 
 from maskbench.core.config import count, device_name, int_list, positive_int, setting
 from maskbench.core.errors import MaskbenchError
+from maskbench.metrics.protocols import PROTOCOL_HELP
 
 #: ``--samplers`` of ``maskbench run`` and ``maskbench nfe`` when not given: the paper's four.
 DEFAULT_SAMPLERS = ("mgm", "fm", "df", "rdm")
@@ -55,7 +56,7 @@ class RunConfig:
     fvd: bool = setting(True, "score FVD (off: NFE and timing only)",
                         cli=dict(help="skip FVD (NFE and timing only; default: FVD on)"))
     samples: int = setting(4, "videos per cell kept for the grids", cli=dict(type=count))
-    fvd_protocol: str = setting("full", "frames I3D scores: full, center16 or last16")
+    fvd_protocol: str = setting("full", PROTOCOL_HELP)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "samplers", named_options(self.samplers))

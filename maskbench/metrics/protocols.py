@@ -19,7 +19,10 @@ import numpy as np
 
 from maskbench.core.errors import MaskbenchError
 
-PROTOCOLS = ("full", "center16", "last16")
+#: what each protocol scores, in the words of result tables
+SCORES = {"full": "the whole rollout", "center16": "its 16 centre frames", "last16": "its last 16 frames"}
+PROTOCOLS = tuple(SCORES)
+PROTOCOL_HELP = f"frames I3D scores: {', '.join(PROTOCOLS[:-1])} or {PROTOCOLS[-1]}"
 DEFAULT_PROTOCOL = "full"
 CENTER_FRAMES = 16
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from maskbench.metrics.protocols import SCORES
 from maskbench.report.record import CellRecord
 
 COLUMNS = ["sampler", "extrap", "length", "context", "stride", "nfe", "seconds_per_video", "fvd", "fvd_low", "fvd_high",
@@ -48,7 +49,8 @@ def pivot_markdown(records: list[CellRecord]) -> str:
                  " features), so at small N its interval can lie below the estimate; KVD is unbiased at any N.")
     protocols = sorted(set(frame["fvd_protocol"].dropna()))
     if protocols:
-        note += f" FVD protocol: {', '.join(protocols)} (full: the whole rollout; center16: its 16 centre frames; last16: its last 16 frames)."
+        scored = "; ".join(f"{name}: {frames}" for name, frames in SCORES.items())
+        note += f" FVD protocol: {', '.join(protocols)} ({scored})."
     if (frame["n_fake"] < FEW_VIDEOS).any():
         note += (f" FVD from fewer than {FEW_VIDEOS} videos is biased and not comparable with published"
                  " numbers.")

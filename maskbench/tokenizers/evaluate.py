@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maskbench.core.config import count, device_name, existing_path, positive_int, setting, split_name
+from maskbench.metrics.protocols import PROTOCOL_HELP
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ReconstructionConfig:
     frames: int = setting(16, "frames per clip", cli=dict(type=positive_int))
     seed: int = setting(0, "seed of the clip draws", cli=dict(type=count))
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...", cli=dict(type=device_name))
-    fvd_protocol: str = setting("full", "frames I3D scores: full, center16 or last16")
+    fvd_protocol: str = setting("full", PROTOCOL_HELP)
 
 
 def evaluate_reconstruction(config: ReconstructionConfig) -> dict:

@@ -24,6 +24,9 @@ FILE = "paired.jsonl"
 #: bootstrap interval excluded 0 in 10-15% of trials at 4-8 videos against the nominal 5%
 #: (benchmarks/experiments/paired_calibration.py; docs/fidelity.md has the measured rates).
 MIN_PAIRED_VIDEOS = 32
+#: A videos-needed estimate above this multiple of the videos measured is shown as "more than" that
+#: multiple: it extrapolates a difference near zero over orders of magnitude, and its digits mean nothing.
+FAR = 100
 FEATURES = "features"  # <run>/features/<cell key>.npy (generated), real-<pairing>-<protocol>.npy (real side)
 
 
@@ -107,6 +110,8 @@ def verdict(row: dict, name: str) -> str:
     needed = row[f"{name}_videos_needed"]
     if row[f"{name}_low"] is None or needed is None:
         return "not resolved"
+    if needed > FAR * row["n"]:
+        return f"not resolved (near zero: more than {FAR * row['n']} videos per cell would be needed, if it held)"
     return f"not resolved (about {needed} videos per cell would resolve it, if the difference held)"
 
 
@@ -121,8 +126,10 @@ def difference_text(row: dict, name: str, digits: int) -> str:
     if row["n"] < MIN_PAIRED_VIDEOS:
         return f"{_difference(row, name, digits)} too few videos"
     needed = row[f"{name}_videos_needed"]
-    shown = needed is not None and row[f"{name}_low"] is not None
-    return f"{_difference(row, name, digits)} needs ~{needed}" if shown else _difference(row, name, digits)
+    if needed is None or row[f"{name}_low"] is None:
+        return _difference(row, name, digits)
+    far = needed > FAR * row["n"]
+    return f"{_difference(row, name, digits)} needs " + (f">{FAR * row['n']}" if far else f"~{needed}")
 
 
 def paired_markdown(rows: list[dict]) -> str:
@@ -136,7 +143,8 @@ def paired_markdown(rows: list[dict]) -> str:
             f"\n\nSamplers of one run see the same contexts and seeds; intervals ({level:.0%}, {method} bootstrap) "
             "resample the pairs jointly and the real videos independently. *resolved*: the interval excludes 0, "
             f"with at least {MIN_PAIRED_VIDEOS} paired videos; otherwise the number of videos per cell that would "
-            "resolve it if the difference held.\n")
+            f"resolve it if the difference held (shown as more than {FAR} times the videos measured where the "
+            "difference is so near zero that the estimate's digits would mean nothing).\n")
 
 
 def write_paired_csv(rows: list[dict], path: Path) -> None:

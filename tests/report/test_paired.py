@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from maskbench.metrics.fvd import fvd_from_features, fvd_result
-from maskbench.report.paired import MIN_PAIRED_VIDEOS, pairs, paired_markdown, paired_rows, sentence
+from maskbench.report.paired import FAR, MIN_PAIRED_VIDEOS, difference_text, pairs, paired_markdown, paired_rows, sentence
 from maskbench.report.record import CellRecord
 from maskbench.report.tables import pivot_markdown
 
@@ -77,6 +77,15 @@ def test_below_the_minimum_count_even_a_large_shift_is_not_called_resolved(tmp_p
     (row,) = paired_rows(records, ["a", "b"], lambda r: feats[r.key], lambda length: real, tmp_path / "p.jsonl")
     assert row["fvd_low"] > 0 and not row["fvd_resolved"]  # the interval excludes 0, the verdict does not follow
     assert row["fvd_videos_needed"] >= MIN_PAIRED_VIDEOS and "fewer than 32 paired videos" in sentence(row)
+
+
+def test_a_videos_needed_estimate_far_beyond_the_count_is_shown_as_a_bound_not_as_digits():
+    row = {"a": "mgm", "b": "fm", "extrap": 5, "n": 64, "fvd_resolved": False, "fvd_diff": 0.25, "fvd_low": -84.4, "fvd_high": 45.4,
+           "fvd_videos_needed": 2148317, "kvd_resolved": False, "kvd_diff": -4.08, "kvd_low": -9.27, "kvd_high": 0.37,
+           "kvd_videos_needed": 77}
+    assert difference_text(row, "fvd", 2).endswith(f"needs >{FAR * 64}") and "2148317" not in sentence(row)
+    assert difference_text(row, "kvd", 2).endswith("needs ~77") and "about 77 videos" in sentence(row)
+    assert f"more than {FAR * 64} videos per cell would be needed" in sentence(row)
 
 
 def test_a_pair_without_kept_features_is_left_out(tmp_path):

@@ -376,7 +376,8 @@ def _paired_table(rows: list[MeasuredCell], paired: list[dict]) -> str:
     return ("Paired differences (cells that saw the same contexts and seeds, video by video; intervals resample the "
             "pairs jointly):\n\n" + frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) +
             "\n\n*resolved*: the interval excludes 0 at this number of videos; *needs ~N*: about N videos per cell "
-            "would resolve it, if the difference held.\n")
+            "would resolve it, if the difference held; *needs >N*: the difference is so near zero that more than a hundred "
+            "times the videos measured would be needed.\n")
 
 
 def _pair_label(row: dict, several: bool) -> str:

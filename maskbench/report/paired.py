@@ -3,7 +3,8 @@
 Samplers of one run roll out the same contexts with the same seeds, so video ``i`` of one cell is
 paired with video ``i`` of another at the same factor; :func:`maskbench.metrics.stats.paired_difference`
 resamples the pairs jointly. A pair is computed once and kept in ``paired.jsonl`` under its two cell
-keys (a rerun that adds cells computes only the new pairs).
+keys (a rerun that adds cells computes only the new pairs, and one that asks for the samplers in another
+order turns the kept rows round instead of computing them again).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def paired_rows(records: list[CellRecord], order: list[str], features: Callable[
         seed: of the bootstrap.
     """
     known = {(r["key_a"], r["key_b"]): r for r in read_rows(path)}
+    known.update({(r["key_b"], r["key_a"]): turned(r) for r in list(known.values())
+                  if (r["key_b"], r["key_a"]) not in known})  # asked the other way round: the same pair, turned
     rows = []
     for a, b in pairs(records, order):
         row = known.get((a.key, b.key))
@@ -67,6 +70,18 @@ def paired_rows(records: list[CellRecord], order: list[str], features: Callable[
     if rows:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
+
+
+def turned(row: dict) -> dict:
+    """``b - a`` from ``a - b``: differences and interval ends negated and swapped; verdicts unchanged."""
+    other = {**row, "a": row["b"], "b": row["a"], "key_a": row["key_b"], "key_b": row["key_a"]}
+    if "variant_a" in row:
+        other.update(variant_a=row["variant_b"], variant_b=row["variant_a"])
+    for name in ("fvd", "kvd"):
+        low, high = row[f"{name}_low"], row[f"{name}_high"]
+        other.update({f"{name}_diff": -row[f"{name}_diff"], f"{name}_low": None if high is None else -high,
+                      f"{name}_high": None if low is None else -low})
+    return other
 
 
 def _row(a: CellRecord, b: CellRecord, diff) -> dict:

@@ -172,6 +172,21 @@ def test_paired_table_reads_the_earlier_row_minus_the_later_whatever_order_the_r
     assert "| fm - mgm" not in page
 
 
+def test_paired_rows_follow_the_table_not_the_order_the_last_invocation_wrote(tmp_path):
+    """An invocation that names ``df`` first rewrites the pairs as ``df - fm``, ``df - mgm``, ``fm - mgm``: the page
+    lists them in the table's order (mgm, fm, df), each turned to read the earlier row minus the later."""
+    docs = tmp_path / "docs"
+    variant = docs / "results" / "table1" / "frame-level"
+    shifted = {name: BASE + np.random.default_rng(seed).normal(size=BASE.shape) * 0.1 for name, seed in
+               (("mgm", 1), ("fm", 2), ("df", 3))}
+    write_run(variant, [(cell(name, 2, name[0], fake), fake) for name, fake in shifted.items()])
+    written = within_run_pairs(variant, ["df", "fm", "mgm"])
+    assert [(r["a"], r["b"]) for r in written] == [("df", "fm"), ("df", "mgm"), ("fm", "mgm")]
+    page = write_results_page(docs, ROOT / PAPER_FILE).read_text()
+    labels = re.findall(r"^\| (\w+ - \w+) +\| 2x", page, re.M)
+    assert labels[:3] == ["mgm - fm", "mgm - df", "fm - df"]
+
+
 def _invocation(started: str, threads: int) -> dict:
     return {"started": started, "machine": {"device": "cpu", "torch_threads": threads}, "argv": [f"threads {threads}"]}
 

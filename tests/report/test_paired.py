@@ -110,3 +110,20 @@ def test_too_few_videos_give_no_interval_rather_than_a_zero_width_one():
     result = fvd_result(_features(0, 2), _features(1, 2), 16, "full")
     assert result.kvd is not None and result.kvd_low is None and result.kvd_high is None
     assert "[no interval]" in result.report()
+
+
+def test_a_pair_asked_the_other_way_round_is_turned_not_computed_again(tmp_path):
+    """``--samplers fm`` after ``--samplers mgm``: the kept ``mgm - fm`` row, turned to ``fm - mgm`` (difference
+    and interval negated and swapped, verdicts kept), without reading any features again."""
+    real, base = _features(0), _features(1)
+    feats = {"k1": base + 0.5, "k2": base}
+    records = [_cell("mgm", 2, "k1"), _cell("fm", 2, "k2")]
+    path = tmp_path / "paired.jsonl"
+    (first,) = paired_rows(records, ["mgm", "fm"], lambda r: feats[r.key], lambda length: real, path)
+    calls = []
+    (row,) = paired_rows(records, ["fm", "mgm"], lambda r: calls.append(r.key), lambda length: real, path)
+    assert calls == [] and (row["a"], row["b"], row["key_a"], row["key_b"]) == ("fm", "mgm", "k2", "k1")
+    for name in ("fvd", "kvd"):
+        assert row[f"{name}_diff"] == -first[f"{name}_diff"] and row[f"{name}_resolved"] == first[f"{name}_resolved"]
+        assert (row[f"{name}_low"], row[f"{name}_high"]) == (-first[f"{name}_high"], -first[f"{name}_low"])
+    assert json.loads(path.read_text()) == row

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maskbench.metrics.stats import interval_text
-from maskbench.report.paired import verdict
+from maskbench.report.paired import turned, verdict
 from maskbench.report.tables import FEW_VIDEOS
 
 from publish.current import stale
@@ -61,18 +61,6 @@ def paired_between(paired: list[dict], a: MeasuredCell, b: MeasuredCell) -> dict
         if (row["key_b"], row["key_a"]) == keys:
             return turned(row)
     return None
-
-
-def turned(row: dict) -> dict:
-    """``b - a`` from ``a - b``: differences and interval ends negated and swapped; verdicts unchanged."""
-    turned = {**row, "a": row["b"], "b": row["a"], "key_a": row["key_b"], "key_b": row["key_a"]}
-    if "variant_a" in row:
-        turned.update(variant_a=row["variant_b"], variant_b=row["variant_a"])
-    for name in ("fvd", "kvd"):
-        low, high = row[f"{name}_low"], row[f"{name}_high"]
-        turned.update({f"{name}_diff": -row[f"{name}_diff"], f"{name}_low": None if high is None else -high,
-                       f"{name}_high": None if low is None else -low})
-    return turned
 
 
 def paired_text(row: dict, label_a: str, label_b: str) -> str:

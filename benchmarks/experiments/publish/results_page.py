@@ -360,7 +360,8 @@ def _paired_table(rows: list[MeasuredCell], paired: list[dict]) -> str:
     """The paired differences between the table's cells: across variants in the grid's order of variants (as
     computed), within a variant as the earlier row of the table minus the later one, whichever order the
     invocation that computed it named the samplers in (``--samplers fm`` after ``--samplers mgm`` writes
-    ``fm - mgm``)."""
+    ``fm - mgm``); by factor, then pairs within a variant before pairs across variants, each in the order of
+    the table's rows (not the order the last invocation wrote them in)."""
     rank = {r.key: i for i, r in reversed(list(enumerate(rows)))}  # a key's first row
     shown = {}
     for p in paired:
@@ -370,9 +371,10 @@ def _paired_table(rows: list[MeasuredCell], paired: list[dict]) -> str:
     if not shown:
         return ""
     several = len({r.variant for r in rows}) > 1
+    ordered = sorted(shown.values(), key=lambda p: (p["extrap"], "variant_a" in p, rank[p["key_a"]], rank[p["key_b"]]))
     frame = pd.DataFrame([{"paired difference": _pair_label(p, several), "extrap.": f"{p['extrap']}x",
                            "videos": str(p["n"]), "FVD difference [interval]": difference_text(p, "fvd", 2),
-                           "KVD difference [interval]": difference_text(p, "kvd", 2)} for p in shown.values()])
+                           "KVD difference [interval]": difference_text(p, "kvd", 2)} for p in ordered])
     return ("Paired differences (cells that saw the same contexts and seeds, video by video; intervals resample the "
             "pairs jointly):\n\n" + frame.to_markdown(index=False, tablefmt="github", disable_numparse=True) +
             "\n\n*resolved*: the interval excludes 0 at this number of videos; *needs ~N*: about N videos per cell "

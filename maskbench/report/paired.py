@@ -56,11 +56,11 @@ def paired_rows(records: list[CellRecord], order: list[str], features: Callable[
         seed: of the bootstrap.
     """
     known = {(r["key_a"], r["key_b"]): r for r in read_rows(path)}
-    known.update({(r["key_b"], r["key_a"]): turned(r) for r in list(known.values())
-                  if (r["key_b"], r["key_a"]) not in known})  # asked the other way round: the same pair, turned
     rows = []
     for a, b in pairs(records, order):
         row = known.get((a.key, b.key))
+        if row is None and (b.key, a.key) in known:  # asked the other way round: the same pair, turned
+            row = turned(known[b.key, a.key])
         if row is None:
             fa, fb, ra = features(a), features(b), real(a)
             if fa is None or fb is None or ra is None or fa.shape != fb.shape:

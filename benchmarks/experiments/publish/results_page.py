@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from maskbench.metrics.stats import interval_text
-from maskbench.report.paired import difference_text
+from maskbench.report.paired import difference_text, turned
 from maskbench.report.plots import fvd_vs_nfe, fvd_vs_steps
 from maskbench.report.tables import FEW_VIDEOS
 
-from publish.claims import Arm, compare, steps_sentences, turned
+from publish.claims import Arm, compare, steps_sentences
 from publish.current import WEIGHTS, current_rows, shipped_models, stale
 from publish.collect import GIF_FACTOR, best_and_worst, gif_name
 from publish.measured import MeasuredCell, load_grids, load_paired
